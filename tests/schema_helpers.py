@@ -105,9 +105,7 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
 
 
-def find_operation(
-    document: dict[str, Any], method: str, path: str
-) -> tuple[str, dict[str, Any]] | None:
+def find_operation(document: dict[str, Any], method: str, path: str) -> tuple[str, dict[str, Any]] | None:
     """The path template and operation that serve `method path`, as a router would choose: among
     matching templates, the one with the most literal characters (`@{memberId}` over `{userId}`)."""
     path = path.split("?")[0]

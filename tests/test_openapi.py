@@ -141,9 +141,7 @@ def _parameter_names(path: str, operation: dict[str, Any]) -> set[str]:
 
 
 @pytest.mark.parametrize("method, path, operation", our_operations(), ids=op_id)
-def test_operation_documents_its_real_status_codes(
-    method: str, path: str, operation: dict[str, Any]
-) -> None:
+def test_operation_documents_its_real_status_codes(method: str, path: str, operation: dict[str, Any]) -> None:
     statuses = _responses(operation)
     assert "default" not in statuses, "list the real status codes"
     assert any(s.startswith("2") for s in statuses)
@@ -161,18 +159,14 @@ def test_operation_documents_its_real_status_codes(
         assert "409" in statuses
         # A replay with another body needs a body to differ in.
         assert ("422" in statuses) == ("requestBody" in operation)
-    if {"userId", "eventId", "id"} & params or (
-        "memberId" in params and method in {"GET", "DELETE"}
-    ):
+    if {"userId", "eventId", "id"} & params or ("memberId" in params and method in {"GET", "DELETE"}):
         assert "404" in statuses
     if "memberId" in params:
         assert "400" in statuses, "an invalid memberId is a 400"
 
 
 @pytest.mark.parametrize("method, path, operation", our_operations(), ids=op_id)
-def test_writes_take_if_match_and_idempotency_key(
-    method: str, path: str, operation: dict[str, Any]
-) -> None:
+def test_writes_take_if_match_and_idempotency_key(method: str, path: str, operation: dict[str, Any]) -> None:
     params = _parameter_names(path, operation)
     if method in {"POST", "PUT", "PATCH"} and path.startswith("/open/v5/"):
         assert "Idempotency-Key" in params
@@ -273,9 +267,7 @@ async def _unrouted(api: httpx.AsyncClient) -> tuple[int, bytes]:
     return answer.status_code, answer.content
 
 
-async def _call(
-    api: httpx.AsyncClient, method: str, path: str, operation: dict[str, Any]
-) -> httpx.Response:
+async def _call(api: httpx.AsyncClient, method: str, path: str, operation: dict[str, Any]) -> httpx.Response:
     # A JSON object body where one is taken: the route must be reached whether or not it is valid.
     body = {} if "requestBody" in operation else None
     return await api.request(method, concrete(path), json=body)
