@@ -79,8 +79,7 @@ async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
         tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename <> 'schema_migrations'"
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
         )
         if tables:
             names = ", ".join(f'"{t["tablename"]}"' for t in tables)
@@ -185,9 +184,7 @@ def start_server(
     args = [sys.executable, "-m", "channel_users", "serve", "--port", str(port),
             "--database", database_url, "--workers", str(workers)]  # fmt: skip
     out = log.open("w")
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=out, text=True, start_new_session=True
-    )
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=out, text=True, start_new_session=True)
     if credentials is None:
         assert process.stdout is not None
         line = process.stdout.readline()

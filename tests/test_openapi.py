@@ -3,6 +3,8 @@ with itself, and served by the app (every operation not marked `x-status: planne
 
 from __future__ import annotations
 
+import re
+from importlib import resources
 from typing import Any
 
 import httpx
@@ -313,3 +315,11 @@ async def test_docs_page_is_served(api: httpx.AsyncClient) -> None:
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in answer.text
+
+
+def test_docs_page_is_self_contained() -> None:
+    page = (resources.files("channel_users") / "docs.html").read_text()
+    # It must work offline: no external scripts, styles, fonts or images.
+    assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=", page, re.IGNORECASE)
+    assert not re.search(r"url\(|@import", page)
+    assert 'fetch("/openapi.json")' in page
