@@ -165,14 +165,12 @@ def client(live_server: Any) -> Iterator[Client]:
 
 @pytest.fixture
 async def aclient(live_server: Any) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(
-        live_server.access_key, live_server.access_secret, live_server.base_url
-    ) as client:
+    async with AsyncClient(live_server.access_key, live_server.access_secret, live_server.base_url) as client:
         yield client
 
 
 def test_upsert_creates_a_member_readable_both_ways(client: Client, live_server: Any) -> None:
-    member_id = "member/1 @home"
+    member_id = "member 1 @home?#%ü"
     user = client.users.upsert(
         member_id,
         profile={"name": "Ada", "mobileNumber": "+8201012345678", "visits": 3, "vip": True},
@@ -222,6 +220,12 @@ def test_patch_profile_once_sets_only_absent_keys(client: Client) -> None:
     assert user.profile == {"name": "Cy", "source": "ad"}
 
 
+IF_MATCH_PENDING = pytest.mark.xfail(
+    strict=True, reason="the server does not check If-Match yet (SPEC section 7)"
+)
+
+
+@IF_MATCH_PENDING
 def test_patch_if_match_stale_version_is_412(client: Client) -> None:
     lead = client.users.create_lead({"name": "Di"})
     assert client.users.patch(lead.id, profile={"a": 1}, if_match=1).version == 2
@@ -332,10 +336,16 @@ async def test_async_errors(aclient: AsyncClient) -> None:
     with pytest.raises(BadRequestError) as info:
         await aclient.users.patch(lead.id, profile={"nested": {"no": 1}})  # type: ignore[dict-item]
     assert "profile.nested" in info.value.field_errors
-    with pytest.raises(PreconditionFailedError):
-        await aclient.users.delete(lead.id, if_match=99)
     with pytest.raises(NotFoundError):
         await aclient.users.touch("5f0c1435e68c92da02fd")
+
+
+@IF_MATCH_PENDING
+async def test_async_delete_if_match_stale_version_is_412(aclient: AsyncClient) -> None:
+    lead = await aclient.users.create_lead({"name": "Nia"})
+    with pytest.raises(PreconditionFailedError):
+        await aclient.users.delete(lead.id, if_match=99)
+    assert (await aclient.users.get(lead.id)).id == lead.id
 
 
 def test_request_reaches_other_endpoints(client: Client, live_server: Any) -> None:
