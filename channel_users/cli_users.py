@@ -103,9 +103,7 @@ def user_command(name: str) -> Callable[[Callable[..., User | None]], click.Comm
             if not access_key:
                 raise click.UsageError("no access key: pass --access-key or set CHANNEL_ACCESS_KEY")
             if not access_secret:
-                raise click.UsageError(
-                    "no access secret: pass --access-secret or set CHANNEL_ACCESS_SECRET"
-                )
+                raise click.UsageError("no access secret: pass --access-secret or set CHANNEL_ACCESS_SECRET")
             try:
                 with Client(access_key, access_secret, base_url, timeout, max_retries) as client:
                     user = fn(client, **options)
@@ -152,9 +150,7 @@ def update_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             help="Set a profile key only where the user has none; KEY=VALUE as --profile.",
         ),
-        click.option(
-            "--clear-profile", is_flag=True, help="Remove every profile key (sends profile: null)."
-        ),
+        click.option("--clear-profile", is_flag=True, help="Remove every profile key (sends profile: null)."),
         click.option("--tags", help="Replace the tags with this comma-separated list; '' clears."),
         click.option(
             "--unsubscribe-email/--no-unsubscribe-email",
@@ -234,9 +230,7 @@ def upsert(client: Client, member: str, **options: Any) -> User:
 
 
 @user_command("create-lead")
-@click.option(
-    "--profile", type=KEY_VALUE, multiple=True, required=True, help=f"A profile key. {VALUE_HELP}"
-)
+@click.option("--profile", type=KEY_VALUE, multiple=True, required=True, help=f"A profile key. {VALUE_HELP}")
 def create_lead(client: Client, profile: tuple[tuple[str, Any], ...]) -> User:
     """Create a lead (a user without memberId) with this profile."""
     return client.users.create_lead(dict(profile))
@@ -244,9 +238,7 @@ def create_lead(client: Client, profile: tuple[tuple[str, Any], ...]) -> User:
 
 @user_command("delete")
 @click.argument("ref", metavar=USER_REF)
-@click.option(
-    "--if-match", type=int, metavar="VERSION", help="Only if the user is at this version."
-)
+@click.option("--if-match", type=int, metavar="VERSION", help="Only if the user is at this version.")
 def delete(client: Client, ref: str, if_match: int | None) -> None:
     """Delete a user and its events for good; prints {} (JSON) or `deleted` (table)."""
     member_id = member_ref(ref)

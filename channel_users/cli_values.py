@@ -23,9 +23,7 @@ def parse_value(text: str) -> ProfileValue:
     except ValueError:
         return text
     if isinstance(value, list | dict):
-        raise ValueError(
-            "profile values are strings, numbers, booleans or null, not arrays or objects"
-        )
+        raise ValueError("profile values are strings, numbers, booleans or null, not arrays or objects")
     result: ProfileValue = value
     return result
 

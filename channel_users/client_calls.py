@@ -124,9 +124,7 @@ def status_error(response: httpx.Response) -> StatusError:
         for item in data.get("errors") or []:
             if isinstance(item, dict) and isinstance(item.get("message"), str):
                 field = item.get("field")
-                errors.append(
-                    FieldError(item["message"], field if isinstance(field, str) else None)
-                )
+                errors.append(FieldError(item["message"], field if isinstance(field, str) else None))
         if not errors and isinstance(data.get("message"), str):
             errors.append(FieldError(data["message"]))
     if not errors:

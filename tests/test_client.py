@@ -10,15 +10,17 @@ from typing import Any
 import httpx
 import pytest
 
-from channel_users.client import AsyncClient, Client
-from channel_users.client_errors import (
+from channel_users import (
+    UNSET,
+    AsyncClient,
     AuthenticationError,
     BadRequestError,
+    Client,
     NotFoundError,
     PreconditionFailedError,
     TransportError,
+    User,
 )
-from channel_users.client_models import UNSET, User
 
 # What is sent (captured by a MockTransport; the server's answer is beside the point here)
 
@@ -324,6 +326,7 @@ async def test_async_every_method(aclient: AsyncClient, live_server: Any) -> Non
 
     lead = await aclient.users.create_lead({"name": "Kim"})
     assert lead.type == "lead"
+    assert (await aclient.request("GET", f"/open/v5/users/{lead.id}"))["user"] == lead.raw
     assert await aclient.users.delete(lead.id) is None
     assert await aclient.users.delete_by_member_id("async-1") is None
     for user_id in (lead.id, member.id):

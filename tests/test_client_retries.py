@@ -144,9 +144,7 @@ def test_429_waits_retry_after_http_date() -> None:
 
 def test_429_waits_until_ratelimit_reset_without_retry_after() -> None:
     reset = str(int(time.time()) + 5)
-    script = Script(
-        error_answer(429, "too_many_requests", {"x-ratelimit-reset": reset}), user_answer()
-    )
+    script = Script(error_answer(429, "too_many_requests", {"x-ratelimit-reset": reset}), user_answer())
     client, sleeps = make_client(script)
     client.users.get(USER["id"])
     assert 3.5 <= sleeps[0] <= 5.0 + INITIAL_BACKOFF
@@ -224,9 +222,7 @@ def test_delete_is_retried() -> None:
         (lambda c: c.users.touch(USER["id"]), "POST"),
     ],
 )
-def test_writes_retried_with_one_idempotency_key(
-    call: Callable[[Client], Any], method: str
-) -> None:
+def test_writes_retried_with_one_idempotency_key(call: Callable[[Client], Any], method: str) -> None:
     script = Script(error_answer(503, "x"), httpx.ConnectError("reset"), user_answer())
     client, _ = make_client(script)
     call(client)
