@@ -10,10 +10,10 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from channel_users.cli_output import render, table
-from channel_users.cli_users import users
-from channel_users.cli_values import parse_tags, parse_value
-from channel_users.client_models import User
+from channel_users.cli.output import render, table
+from channel_users.cli.users import users
+from channel_users.cli.values import parse_tags, parse_value
+from channel_users.client.models import User
 
 # Arguments and output, no server
 

@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from channel_users.client import AsyncClient, Client
-from channel_users.client_errors import (
+from channel_users.client.errors import (
     AuthenticationError,
     BadRequestError,
     ClientError,
@@ -25,7 +24,8 @@ from channel_users.client_errors import (
     TransportError,
     UnprocessableEntityError,
 )
-from channel_users.client_retry import (
+from channel_users.client.http import AsyncClient, Client
+from channel_users.client.retry import (
     INITIAL_BACKOFF,
     MAX_RETRY_AFTER,
     backoff,

@@ -22,16 +22,16 @@ from typing import Any, Self
 
 import httpx
 
-from channel_users.client_calls import Call, decode
-from channel_users.client_errors import TransportError
-from channel_users.client_retry import (
+from channel_users.client.calls import Call, decode
+from channel_users.client.errors import TransportError
+from channel_users.client.retry import (
     IDEMPOTENCY_HEADER,
     RETRY_EXCEPTIONS,
     can_retry,
     delay_before_retry,
     should_retry_status,
 )
-from channel_users.client_users import AsyncUsers, Users
+from channel_users.client.users import AsyncUsers, Users
 
 DEFAULT_BASE_URL = "https://api.channel.io"
 DEFAULT_TIMEOUT = 30.0

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from channel_users.client_models import ProfileValue
+from channel_users.client.models import ProfileValue
 
 
 def _refuse_constant(name: str) -> None:

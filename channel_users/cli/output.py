@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from channel_users.client_models import User
+from channel_users.client.models import User
 
 
 def render(user: User | None, output_format: str) -> str:

@@ -12,10 +12,10 @@ from typing import Any
 import click
 import uvicorn
 
-from .app import DEFAULT_DATABASE
-from .cli_users import users
-from .ids import now_ms
-from .store import Credentials, open_store
+from ..app import DEFAULT_DATABASE
+from ..ids import now_ms
+from ..store import Credentials, open_store
+from .users import users
 
 DATABASE_HELP = (
     "sqlite:///PATH or postgresql://user:pass@host:port/dbname "

@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from channel_users.cli_output import render
-from channel_users.cli_values import KEY_VALUE, member_ref, parse_tags
-from channel_users.client import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Client
-from channel_users.client_errors import ClientError, NotFoundError, TransportError
-from channel_users.client_models import UNSET, User
+from channel_users.cli.output import render
+from channel_users.cli.values import KEY_VALUE, member_ref, parse_tags
+from channel_users.client.errors import ClientError, NotFoundError, TransportError
+from channel_users.client.http import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, Client
+from channel_users.client.models import UNSET, User
 
 EXIT_API_ERROR = 1
 EXIT_NO_ANSWER = 3

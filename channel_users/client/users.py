@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from channel_users.client_calls import (
+from channel_users.client.calls import (
     USERS,
     Call,
     Profile,
@@ -26,7 +26,7 @@ from channel_users.client_calls import (
     user_of,
     user_path,
 )
-from channel_users.client_models import UNSET, Unset, User
+from channel_users.client.models import UNSET, Unset, User
 
 if TYPE_CHECKING:
     from channel_users.client import AsyncClient, Client

@@ -14,15 +14,15 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from channel_users.client_errors import (
+from channel_users.client.errors import (
     DecodeError,
     FieldError,
     RateLimitError,
     StatusError,
     error_class,
 )
-from channel_users.client_models import UNSET, ProfileValue, Unset, User
-from channel_users.client_retry import retry_after
+from channel_users.client.models import UNSET, ProfileValue, Unset, User
+from channel_users.client.retry import retry_after
 
 USERS = "/open/v5/users"
 
