@@ -52,21 +52,35 @@ MIRRORED = ("name", "email", "avatarUrl", "mobileNumber", "landlineNumber")
 DEFAULT_LANGUAGE = "en"  # upstream's schema default for `language`
 
 
-def _canonical(fields: dict[str, Any]) -> User:
-    """Recomputes the derived fields and lays the user out in FIELD_ORDER, dropping nulls."""
+def _qualified(before: User | None, key: str, flag: str, value: Any, check: Any) -> bool:
+    """A `*Qualified` flag: kept from `before` when the value is unchanged, else checked."""
+    if not isinstance(value, str):
+        return False
+    if before is not None and before.get(key) == value:
+        return bool(before[flag])
+    return bool(check(value))
+
+
+def _canonical(fields: dict[str, Any], before: User | None = None) -> User:
+    """Recomputes the derived fields and lays the user out in FIELD_ORDER, dropping nulls.
+
+    `before` is the user these fields came from: its flags are reused for unchanged values.
+    """
     profile: dict[str, ProfileValue] = fields.get("profile") or {}
     derived = dict(fields)
     for key in MIRRORED:
         derived[key] = profile.get(key)
-    email = derived["email"]
-    mobile = derived["mobileNumber"]
     derived["profile"] = profile or None
     derived["tags"] = fields.get("tags") or None
     derived["type"] = "member" if fields.get("memberId") else "lead"
     derived["member"] = derived["type"] == "member"
     derived["named"] = "name" in profile
-    derived["emailQualified"] = isinstance(email, str) and contacts.is_qualified_email(email)
-    derived["mobileNumberQualified"] = isinstance(mobile, str) and contacts.is_mobile_number(mobile)
+    derived["emailQualified"] = _qualified(
+        before, "email", "emailQualified", derived["email"], contacts.is_qualified_email
+    )
+    derived["mobileNumberQualified"] = _qualified(
+        before, "mobileNumber", "mobileNumberQualified", derived["mobileNumber"], contacts.is_mobile_number
+    )
     return {key: derived[key] for key in FIELD_ORDER if derived.get(key) is not None}
 
 
@@ -113,7 +127,7 @@ def _bumped(before: User, fields: dict[str, Any], now: int) -> User | None:
 
     Compared as JSON so that `1`, `1.0` and `true` count as different values.
     """
-    after = _canonical(fields)
+    after = _canonical(fields, before)
     if msgspec.json.encode(after) == msgspec.json.encode(before):
         return None
     after["updatedAt"] = now

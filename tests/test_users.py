@@ -194,3 +194,14 @@ def test_property_applying_twice_changes_nothing_more(start: dict[str, Any], cha
     once = patched(user, {"profile": change}) or user
     assert patched(once, {"profile": change}, T1 + 1) is None
     assert once["version"] in (1, 2)
+
+
+def test_qualified_flags_follow_each_change_of_their_value(lead: users.User) -> None:
+    good = patched(lead, {"profile": {"email": "kim@example.com", "mobileNumber": "+821012345678"}})
+    assert good is not None and good["emailQualified"] and good["mobileNumberQualified"]
+    other = patched(good, {"profile": {"plan": "pro"}})
+    assert other is not None and other["emailQualified"] and other["mobileNumberQualified"]
+    bad = patched(other, {"profile": {"email": "kim@", "mobileNumber": "+18004424000"}})
+    assert bad is not None and not bad["emailQualified"] and not bad["mobileNumberQualified"]
+    removed = patched(bad, {"profile": {"email": None, "mobileNumber": None}})
+    assert removed is not None and not removed["emailQualified"] and not removed["mobileNumberQualified"]
