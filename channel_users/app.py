@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from .auth import Authenticator
 from .endpoints import JSON, Call, user_routes
+from .endpoints_events import add_event_routes
 from .errors import ApiError, MethodNotAllowed, NotFound
 from .store import Store, open_store
 
@@ -43,6 +44,7 @@ def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
     """The app serving `store`. With `manage_store`, the app opens and closes the store itself."""
     auth = Authenticator(store)
     router = user_routes()
+    add_event_routes(router)
 
     async def open_v5(request: Request) -> Response:
         try:
