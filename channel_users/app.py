@@ -48,9 +48,7 @@ def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
 
     async def open_v5(request: Request) -> Response:
         try:
-            resolved = router.resolve(
-                request.scope.get("raw_path", b"").decode("latin-1").split("?")[0]
-            )
+            resolved = router.resolve(request.scope.get("raw_path", b"").decode("latin-1").split("?")[0])
             if resolved is None:
                 raise NotFound("no such endpoint")
             route, params = resolved

@@ -27,6 +27,11 @@ def database_url(value: str | None) -> str:
     url = value or os.environ.get("CHANNEL_USERS_DATABASE") or DEFAULT_DATABASE
     if url.startswith("sqlite:///"):
         return "sqlite:///" + os.path.abspath(url.removeprefix("sqlite:///"))
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter(
+            f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...",
+            param_hint="--database",
+        )
     return url
 
 
@@ -77,9 +82,7 @@ def serve(host: str, port: int, database: str | None, workers: int) -> None:
     for name in applied:
         click.echo(f"applied migration {name}", err=True)
     if first is not None:
-        click.echo(
-            "Created channel; use this key pair in x-access-key / x-access-secret:", err=True
-        )
+        click.echo("Created channel; use this key pair in x-access-key / x-access-secret:", err=True)
         click.echo(json.dumps(first.to_json()))
         sys.stdout.flush()
     os.environ["CHANNEL_USERS_DATABASE"] = url

@@ -48,12 +48,8 @@ def duration_seconds(text: str | None) -> int:
     """
     match = _DURATION.fullmatch(text or DEFAULT_EXPIRATION)
     if match is None or not any(match.groups()) or (text or "").endswith("T"):
-        raise BadRequest(
-            FieldError("must be an ISO-8601 duration such as PT1M, PT12H or P30D", "expiration")
-        )
-    seconds = sum(
-        float(value) * _UNIT_SECONDS[unit] for unit, value in match.groupdict().items() if value
-    )
+        raise BadRequest(FieldError("must be an ISO-8601 duration such as PT1M, PT12H or P30D", "expiration"))
+    seconds = sum(float(value) * _UNIT_SECONDS[unit] for unit, value in match.groupdict().items() if value)
     if not MIN_SESSION_SECONDS <= seconds <= MAX_SESSION_SECONDS:
         raise BadRequest(FieldError("must be between PT1M and P30D", "expiration"))
     return int(seconds)

@@ -102,9 +102,7 @@ def webhook_fields(body: Any, *, partial: bool) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest(FieldError("request body must be a JSON object", "body"))
     errors = [
-        FieldError("unknown field", key)
-        for key in body
-        if key not in WRITABLE and key not in READ_ONLY
+        FieldError("unknown field", key) for key in body if key not in WRITABLE and key not in READ_ONLY
     ]
     fields: dict[str, Any] = {}
     checks = (

@@ -58,9 +58,7 @@ class WebhookStore(Protocol):
         """Up to `limit` webhooks with createdAt <= since (all when None), newest first."""
         ...
 
-    async def update_webhook(
-        self, channel_id: str, webhook_id: str, change: WebhookChange
-    ) -> Webhook | None:
+    async def update_webhook(self, channel_id: str, webhook_id: str, change: WebhookChange) -> Webhook | None:
         """Applies `change` atomically; None when there is no such webhook."""
         ...
 
@@ -81,9 +79,7 @@ class WebhookStore(Protocol):
         """Removes the delivery and resets its webhook's consecutive failures."""
         ...
 
-    async def delivery_failed(
-        self, delivery: Delivery, retry_at: int, block_after: int, now: int
-    ) -> bool:
+    async def delivery_failed(self, delivery: Delivery, retry_at: int, block_after: int, now: int) -> bool:
         """Reschedules the delivery at `retry_at` and counts the webhook's failure; blocks the webhook
         at `block_after` failures in a row. Returns whether it is now blocked."""
         ...

@@ -169,13 +169,10 @@ class PostgresExtras:
         )
         return [webhook_view(row) for row in rows]
 
-    async def update_webhook(
-        self, channel_id: str, webhook_id: str, change: WebhookChange
-    ) -> Webhook | None:
+    async def update_webhook(self, channel_id: str, webhook_id: str, change: WebhookChange) -> Webhook | None:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND channel_id = $2"
-                " FOR UPDATE",
+                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND channel_id = $2 FOR UPDATE",
                 webhook_id,
                 channel_id,
             )
@@ -228,9 +225,7 @@ class PostgresExtras:
                 delivery.webhook_id,
             )
 
-    async def delivery_failed(
-        self, delivery: Delivery, retry_at: int, block_after: int, now: int
-    ) -> bool:
+    async def delivery_failed(self, delivery: Delivery, retry_at: int, block_after: int, now: int) -> bool:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, due_at = $2,"

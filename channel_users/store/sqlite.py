@@ -71,13 +71,10 @@ def _write_update(
     return Stored(new_doc, after["version"], True)
 
 
-def _write_insert(
-    conn: sqlite3.Connection, channel_id: str, user: User, outbox: OutboxSignal
-) -> Stored:
+def _write_insert(conn: sqlite3.Connection, channel_id: str, user: User, outbox: OutboxSignal) -> Stored:
     doc = _encode(user)
     conn.execute(
-        "INSERT INTO users (id, channel_id, member_id, version, updated_at, doc)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (id, channel_id, member_id, version, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?)",
         (
             user["id"],
             channel_id,
@@ -150,9 +147,7 @@ class SQLiteStore(SQLiteExtras):
         access_key, secret = new_key_pair()
 
         def write(conn: sqlite3.Connection) -> Credentials:
-            cursor = conn.execute(
-                "INSERT INTO channels (name, created_at) VALUES (?, ?)", (name, now)
-            )
+            cursor = conn.execute("INSERT INTO channels (name, created_at) VALUES (?, ?)", (name, now))
             channel_id = str(cursor.lastrowid)
             conn.execute(
                 "INSERT INTO access_keys VALUES (?, ?, ?, ?)",

@@ -145,9 +145,7 @@ class SQLiteExtras:
 
         return await self.writer.run(write)
 
-    def _select_webhook(
-        self, conn: sqlite3.Connection, channel_id: str, webhook_id: str
-    ) -> Webhook | None:
+    def _select_webhook(self, conn: sqlite3.Connection, channel_id: str, webhook_id: str) -> Webhook | None:
         row = conn.execute(
             f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ? AND channel_id = ?",
             (webhook_id, channel_id),
@@ -165,9 +163,7 @@ class SQLiteExtras:
         ).fetchall()
         return [webhook_view(row) for row in rows]
 
-    async def update_webhook(
-        self, channel_id: str, webhook_id: str, change: WebhookChange
-    ) -> Webhook | None:
+    async def update_webhook(self, channel_id: str, webhook_id: str, change: WebhookChange) -> Webhook | None:
         def write(conn: sqlite3.Connection) -> Webhook | None:
             before = self._select_webhook(conn, channel_id, webhook_id)
             if before is None:
@@ -234,8 +230,7 @@ class SQLiteExtras:
             }
             claimed.sort()
             return [
-                Delivery(row[0], row[1], *targets[row[1]], row[2], row[3].encode(), row[4])
-                for row in claimed
+                Delivery(row[0], row[1], *targets[row[1]], row[2], row[3].encode(), row[4]) for row in claimed
             ]
 
         return await self.writer.run(write)
@@ -250,9 +245,7 @@ class SQLiteExtras:
 
         await self.writer.run(write)
 
-    async def delivery_failed(
-        self, delivery: Delivery, retry_at: int, block_after: int, now: int
-    ) -> bool:
+    async def delivery_failed(self, delivery: Delivery, retry_at: int, block_after: int, now: int) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             conn.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, due_at = ?, claimed_until = 0"
