@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..events import Event, Page
+from .outbox import OutboxSignal
 
 Webhook = dict[str, Any]
 # Called with the current webhook under its row lock; returns the new one, or None for no change.
@@ -48,6 +49,8 @@ class EventStore(Protocol):
 
 
 class WebhookStore(Protocol):
+    outbox: OutboxSignal  # set when this process's writes enqueue deliveries
+
     async def insert_webhook(self, channel_id: str, webhook: Webhook) -> Webhook:
         """Stores the webhook; its `createdAt` is made unique within the channel (list paging keys
         on it), so the stored webhook is returned."""
