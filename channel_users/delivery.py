@@ -76,6 +76,8 @@ class Deliverer:
         self._next_retry: int | None = None  # epoch ms of the soonest retry this process scheduled
 
     async def start(self) -> None:
+        if logging.getLogger("httpx").level == logging.NOTSET:  # not a line per delivery at INFO
+            logging.getLogger("httpx").setLevel(logging.WARNING)
         self._client = httpx.AsyncClient(timeout=self.config.timeout, headers={"user-agent": USER_AGENT})
         self._task = asyncio.create_task(self._run(), name="webhook-deliverer")
 

@@ -7,7 +7,7 @@ database write off most requests, each process takes budget from it in chunks of
 docs/rate-limits.md and measured by tests/test_ratelimit.py:
 - never more than `limit` requests of a channel are admitted in a window, whatever the processes;
 - a process may hold an unspent chunk while another refuses, so with N processes up to
-  (N - 1) * (chunk - 1) requests fewer may be admitted (none when limit <= 20, the chunk being 1).
+  (N - 1) * (chunk - 1) requests fewer may be admitted (none when limit <= 39, the chunk being 1).
 """
 
 from __future__ import annotations
