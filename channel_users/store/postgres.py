@@ -12,7 +12,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from ..ids import now_ms
 from ..users import User
+from ..webhooks import fired_scopes
 from .base import (
     Channel,
     Credentials,
@@ -24,7 +26,7 @@ from .base import (
     new_key_pair,
 )
 from .outbox import OutboxSignal
-from .postgres_extras import PostgresExtras, enqueue
+from .postgres_extras import INSERT_WITH_OUTBOX, PostgresExtras, enqueue
 
 MIGRATION_LOCK = 0x6368616E6E656C  # pg_advisory lock id, so that one process migrates at a time
 
@@ -167,11 +169,23 @@ class PostgresStore(PostgresExtras):
         return await self._get("channel_id = $1 AND member_id = $2", channel_id, member_id)
 
     async def insert_user(self, channel_id: str, user: User) -> Stored:
-        async with self.pool.acquire() as conn, conn.transaction():
-            stored = await _write_insert(conn, channel_id, user, self.outbox)
-        assert stored is not None, "a new user id collided"
+        # One statement (so one round trip, and atomic) inserts the user and its outbox rows.
+        doc = _encode(user)
+        row = await self.pool.fetchrow(
+            INSERT_WITH_OUTBOX,
+            user["id"],
+            channel_id,
+            user.get("memberId"),
+            user["version"],
+            user["updatedAt"],
+            doc.decode(),
+            fired_scopes(None, user),
+            now_ms(),
+        )
+        assert row["inserted"] == 1, "a new user id collided"
+        self.outbox.pending += row["queued"]
         self.outbox.flush()
-        return stored
+        return Stored(doc, user["version"], True)
 
     async def update_user(self, channel_id: str, user_id: str, change: UserChange) -> Stored | None:
         async with self.pool.acquire() as conn, conn.transaction():

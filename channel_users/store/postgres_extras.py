@@ -35,6 +35,23 @@ WHERE w.id = d.webhook_id AND d.id IN (
 RETURNING d.id, d.webhook_id, w.url, w.token, d.scope, d.entity, d.attempts
 """
 
+# A new user and the outbox rows of the scopes its creation fires ($7, in order), for every webhook of
+# the channel subscribed to them.
+INSERT_WITH_OUTBOX = """
+WITH u AS (
+    INSERT INTO users (id, channel_id, member_id, version, updated_at, doc)
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+), q AS (
+    INSERT INTO webhook_deliveries (webhook_id, user_id, scope, entity, due_at)
+    SELECT w.id, u.id, s.scope, $6, $8
+    FROM u CROSS JOIN unnest($7::text[]) WITH ORDINALITY AS s (scope, n)
+    JOIN webhooks w ON w.channel_id = $2 AND NOT w.blocked AND w.scopes::jsonb ? s.scope
+    ORDER BY s.n, w.id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM u) AS inserted, (SELECT count(*) FROM q) AS queued
+"""
+
 _FAILED = """
 UPDATE webhooks SET failures = failures + 1,
     last_blocked_at = CASE WHEN failures + 1 >= $2 AND NOT blocked THEN $3 ELSE last_blocked_at END,
