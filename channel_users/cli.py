@@ -13,6 +13,7 @@ import click
 import uvicorn
 
 from .app import DEFAULT_DATABASE
+from .cli_users import users
 from .ids import now_ms
 from .ratelimit import RateLimit
 from .store import Credentials, open_store
@@ -147,3 +148,6 @@ def migrate(database: str | None) -> None:
     """Apply pending database migrations."""
     applied = asyncio.run(open_store(database_url(database)).migrate())
     click.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {n}" for n in applied))
+
+
+main.add_command(users)

@@ -254,3 +254,9 @@ async def test_profile_limit_on_merge_changes_nothing(api: httpx.AsyncClient) ->
         [{"message": "a profile holds at most 500 keys", "field": "profile"}],
     )
     assert (await api.get(f"{USERS}/{user['id']}")).json() == {"user": user}
+
+
+async def test_head_is_answered_like_get_without_a_body(api: httpx.AsyncClient) -> None:
+    user = await create_member(api)
+    response = await api.head(f"{USERS}/{user['id']}")
+    assert response.status_code == 200 and response.headers["etag"] == '"1"'

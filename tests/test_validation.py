@@ -120,7 +120,7 @@ def test_user_changes_profile_null_clears_and_null_values_pass() -> None:
 
 
 def test_lead_profile_requires_non_empty_profile() -> None:
-    for body in ({}, {"profile": {}}, {"profile": None}):
+    for body in ({}, {"profile": {}}, {"profile": None}, {"profile": {"name": None}}):
         with pytest.raises(BadRequest) as caught:
             validation.lead_profile(body)
         assert [(e.field, e.message) for e in caught.value.errors] == [
