@@ -70,7 +70,7 @@ class WebhookStore(Protocol):
         ...
 
     async def has_due_deliveries(self, now: int) -> bool:
-        """A cheap read: whether any delivery may be claimable now."""
+        """A cheap read: whether any delivery of a webhook not blocked may be claimable now."""
         ...
 
     async def claim_deliveries(self, now: int, lease_ms: int, limit: int) -> list[Delivery]:

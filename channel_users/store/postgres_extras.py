@@ -222,7 +222,8 @@ class PostgresExtras:
 
     async def has_due_deliveries(self, now: int) -> bool:
         found = await self.pool.fetchval(
-            "SELECT 1 FROM webhook_deliveries WHERE due_at <= $1 AND claimed_until <= $1 LIMIT 1",
+            "SELECT 1 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+            " WHERE d.due_at <= $1 AND d.claimed_until <= $1 AND NOT w.blocked LIMIT 1",
             now,
         )
         return found is not None

@@ -204,7 +204,8 @@ class SQLiteExtras:
 
     async def has_due_deliveries(self, now: int) -> bool:
         row = self.reader.execute(
-            "SELECT 1 FROM webhook_deliveries WHERE due_at <= ? AND claimed_until <= ? LIMIT 1",
+            "SELECT 1 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+            " WHERE d.due_at <= ? AND d.claimed_until <= ? AND w.blocked = 0 LIMIT 1",
             (now, now),
         ).fetchone()
         return row is not None
