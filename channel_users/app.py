@@ -19,8 +19,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .auth import Authenticator
+from .delivery import Deliverer, DeliveryConfig
 from .endpoints import JSON, Call, user_routes
+from .endpoints_events import add_event_routes
+from .endpoints_webhooks import add_webhook_routes
 from .errors import ApiError, MethodNotAllowed, NotFound
+from .ratelimit import RateLimit, RateLimiter
 from .store import Store, open_store
 
 log = logging.getLogger("channel_users")
@@ -39,12 +43,24 @@ def openapi_json() -> bytes:
     return msgspec.json.encode(yaml.safe_load(text))
 
 
-def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
-    """The app serving `store`. With `manage_store`, the app opens and closes the store itself."""
+def create_app(
+    store: Store,
+    *,
+    manage_store: bool = False,
+    delivery: DeliveryConfig | None = None,
+    rate_limit: RateLimit | None = None,
+) -> Starlette:
+    """The app serving `store`. With `manage_store`, the app opens and closes the store itself; with
+    `delivery`, it runs a webhook deliverer while it serves; with `rate_limit`, it limits each
+    channel's requests."""
     auth = Authenticator(store)
+    limiter = RateLimiter(store, rate_limit) if rate_limit is not None else None
     router = user_routes()
+    add_event_routes(router)
+    add_webhook_routes(router)
 
     async def open_v5(request: Request) -> Response:
+        limits: dict[str, str] = {}  # the x-ratelimit-* headers, on every authenticated answer
         try:
             resolved = router.resolve(request.scope.get("raw_path", b"").decode("latin-1").split("?")[0])
             if resolved is None:
@@ -56,16 +72,21 @@ def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
             if handler is None:
                 allowed = ", ".join(route.handlers)
                 raise MethodNotAllowed(headers={"allow": allowed})
-            call = Call(request, store, await auth.channel_id(request))
-            result = await handler(call, **params)
+            channel_id = await auth.channel_id(request)
+            if limiter is not None:
+                limits = await limiter.check(channel_id)
+            result = await handler(Call(request, store, channel_id), **params)
             if isinstance(result, Response):
-                return result
-            return Response(msgspec.json.encode(result), media_type=JSON)
+                response = result
+            else:
+                response = Response(msgspec.json.encode(result), media_type=JSON)
         except ApiError as error:
-            return error_response(error)
+            response = error_response(error)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return error_response(ApiError())
+            response = error_response(ApiError())
+        response.headers.update(limits)
+        return response
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_json(), media_type=JSON)
@@ -85,9 +106,14 @@ def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_store:
             await store.open()
+        deliverer = Deliverer(store, delivery) if delivery is not None else None
         try:
+            if deliverer is not None:
+                await deliverer.start()
             yield
         finally:
+            if deliverer is not None:
+                await deliverer.stop()
             if manage_store:
                 await store.close()
 
@@ -106,9 +132,16 @@ def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
 
 
 def app_from_environment() -> Starlette:
-    """Factory for server processes: the database comes from CHANNEL_USERS_DATABASE."""
+    """Factory for server processes: the database comes from CHANNEL_USERS_DATABASE, the rate limit
+    from CHANNEL_USERS_RATE_LIMIT (see ratelimit.py), webhook delivery settings from
+    CHANNEL_USERS_WEBHOOK_* (see delivery.py)."""
     url = os.environ.get("CHANNEL_USERS_DATABASE", DEFAULT_DATABASE)
-    return create_app(open_store(url), manage_store=True)
+    return create_app(
+        open_store(url),
+        manage_store=True,
+        delivery=DeliveryConfig.from_environment(),
+        rate_limit=RateLimit.parse(os.environ.get("CHANNEL_USERS_RATE_LIMIT", "")),
+    )
 
 
 __all__ = ["DEFAULT_DATABASE", "Any", "app_from_environment", "create_app"]

@@ -185,16 +185,28 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, log_dir: Path, *, workers: int = 1, credentials: Credentials | None = None
+    database_url: str,
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    credentials: Credentials | None = None,
+    env: dict[str, str] | None = None,
 ) -> LiveServer:
     """Starts the real server and waits until it answers. Without `credentials`, the database must
-    be new so that the server prints its first-run key pair."""
+    be new so that the server prints its first-run key pair. `env` adds environment variables."""
     port = free_port()
     log = log_dir / f"server-{port}.log"
     args = [sys.executable, "-m", "channel_users", "serve", "--port", str(port),
             "--database", database_url, "--workers", str(workers)]  # fmt: skip
     out = log.open("w")
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=out, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=out,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
     if credentials is None:
         assert process.stdout is not None
         line = process.stdout.readline()

@@ -14,6 +14,7 @@ import uvicorn
 
 from ..app import DEFAULT_DATABASE
 from ..ids import now_ms
+from ..ratelimit import RateLimit
 from ..store import Credentials, open_store
 from .users import users
 
@@ -64,6 +65,14 @@ async def _prepare(url: str) -> tuple[list[str], Credentials | None]:
         await store.close()
 
 
+def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        RateLimit.parse(value or os.environ.get("CHANNEL_USERS_RATE_LIMIT", ""))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
@@ -75,9 +84,18 @@ async def _prepare(url: str) -> tuple[list[str], Credentials | None]:
     type=click.IntRange(1, 64),
     help="Server processes sharing the database.",
 )
-def serve(host: str, port: int, database: str | None, workers: int) -> None:
+@click.option(
+    "--rate-limit",
+    default=None,
+    callback=_rate_limit,
+    help="Requests per channel per window, e.g. 100/1s, 600/min; off by default "
+    "[default: $CHANNEL_USERS_RATE_LIMIT, else off].",
+)
+def serve(host: str, port: int, database: str | None, workers: int, rate_limit: str | None) -> None:
     """Serve the API: applies pending migrations, and on an empty database creates a channel and
     prints its key pair."""
+    if rate_limit is not None:
+        os.environ["CHANNEL_USERS_RATE_LIMIT"] = rate_limit
     url = database_url(database)
     applied, first = asyncio.run(_prepare(url))
     for name in applied:

@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Any, NamedTuple, Protocol
 
 from ..users import User
+from .interfaces import EventStore, WebhookStore
 
 # Called with the current user under the row's write lock; returns the new user, or None when the
 # request changes nothing. It may raise an ApiError, which rolls back only that request.
@@ -47,9 +48,10 @@ class Channel:
     created_at: int
 
 
-class Store(Protocol):
+class Store(EventStore, WebhookStore, Protocol):
     """A channel-scoped user store. Every user method takes the caller's channel id, so one channel
-    can never read or write another's users."""
+    can never read or write another's users. A user write also inserts, in its own transaction, the
+    webhook deliveries it fires (the outbox), and deleting a user deletes its events."""
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

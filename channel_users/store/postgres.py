@@ -12,7 +12,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from ..ids import now_ms
 from ..users import User
+from ..webhooks import fired_scopes
 from .base import (
     Channel,
     Credentials,
@@ -23,6 +25,8 @@ from .base import (
     migrations,
     new_key_pair,
 )
+from .outbox import OutboxSignal
+from .postgres_extras import INSERT_WITH_OUTBOX, PostgresExtras, enqueue
 
 MIGRATION_LOCK = 0x6368616E6E656C  # pg_advisory lock id, so that one process migrates at a time
 
@@ -38,8 +42,11 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     reset query on every release (measured at up to a third of throughput) is skipped."""
 
 
-async def _write_update(conn: asyncpg.Connection, row: asyncpg.Record, change: UserChange) -> Stored:
-    after = change(_decode(row["doc"]))
+async def _write_update(
+    conn: asyncpg.Connection, row: asyncpg.Record, change: UserChange, outbox: OutboxSignal
+) -> Stored:
+    before = _decode(row["doc"])
+    after = change(before)
     if after is None:
         return Stored(row["doc"].encode(), row["version"])
     doc = _encode(after)
@@ -50,11 +57,15 @@ async def _write_update(conn: asyncpg.Connection, row: asyncpg.Record, change: U
         after["version"],
         after["updatedAt"],
     )
+    await enqueue(conn, outbox, before, after, doc)
     return Stored(doc, after["version"], True)
 
 
-async def _write_insert(conn: asyncpg.Connection, channel_id: str, user: User) -> Stored | None:
-    """Inserts the user; None when a concurrent request created the same member first."""
+async def _write_insert(
+    conn: asyncpg.Connection, channel_id: str, user: User, outbox: OutboxSignal
+) -> Stored | None:
+    """Inserts the user; None when a concurrent request created the same member first. Run it in a
+    transaction: the outbox rows of the creation go in the same one."""
     doc = _encode(user)
     status = await conn.execute(
         "INSERT INTO users (id, channel_id, member_id, version, updated_at, doc)"
@@ -66,14 +77,18 @@ async def _write_insert(conn: asyncpg.Connection, channel_id: str, user: User) -
         user["updatedAt"],
         doc.decode(),
     )
-    return Stored(doc, user["version"], True) if status == "INSERT 0 1" else None
+    if status != "INSERT 0 1":
+        return None
+    await enqueue(conn, outbox, None, user, doc)
+    return Stored(doc, user["version"], True)
 
 
-class PostgresStore:
+class PostgresStore(PostgresExtras):
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16) -> None:
         self.url = url
         self._sizes = (min_size, max_size)
         self._pool: asyncpg.Pool | None = None
+        self.outbox = OutboxSignal()
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -154,23 +169,39 @@ class PostgresStore:
         return await self._get("channel_id = $1 AND member_id = $2", channel_id, member_id)
 
     async def insert_user(self, channel_id: str, user: User) -> Stored:
-        async with self.pool.acquire() as conn:
-            stored = await _write_insert(conn, channel_id, user)
-        assert stored is not None, "a new user id collided"
-        return stored
+        # One statement (so one round trip, and atomic) inserts the user and its outbox rows.
+        doc = _encode(user)
+        row = await self.pool.fetchrow(
+            INSERT_WITH_OUTBOX,
+            user["id"],
+            channel_id,
+            user.get("memberId"),
+            user["version"],
+            user["updatedAt"],
+            doc.decode(),
+            fired_scopes(None, user),
+            now_ms(),
+        )
+        assert row["inserted"] == 1, "a new user id collided"
+        self.outbox.pending += row["queued"]
+        self.outbox.flush()
+        return Stored(doc, user["version"], True)
 
     async def update_user(self, channel_id: str, user_id: str, change: UserChange) -> Stored | None:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 _SELECT + "id = $1 AND channel_id = $2" + _FOR_UPDATE, user_id, channel_id
             )
-            return await _write_update(conn, row, change) if row else None
+            stored = await _write_update(conn, row, change, self.outbox) if row else None
+        self.outbox.flush()
+        return stored
 
     async def upsert_member(
         self, channel_id: str, member_id: str, change: UserChange, create: UserFactory
     ) -> Stored:
         async with self.pool.acquire() as conn:
             while True:  # at most twice: a lost insert race turns into an update
+                stored: Stored | None
                 async with conn.transaction():
                     row = await conn.fetchrow(
                         _SELECT + "channel_id = $1 AND member_id = $2" + _FOR_UPDATE,
@@ -178,19 +209,26 @@ class PostgresStore:
                         member_id,
                     )
                     if row:
-                        return await _write_update(conn, row, change)
-                    stored = await _write_insert(conn, channel_id, create())
-                    if stored is not None:
-                        return stored
+                        stored = await _write_update(conn, row, change, self.outbox)
+                    else:
+                        stored = await _write_insert(conn, channel_id, create(), self.outbox)
+                if stored is not None:
+                    self.outbox.flush()
+                    return stored
 
     async def delete_user(self, channel_id: str, user_id: str) -> bool:
-        status = await self.pool.execute(
-            "DELETE FROM users WHERE id = $1 AND channel_id = $2", user_id, channel_id
-        )
-        return bool(status != "DELETE 0")
+        return await self._delete("id = $1 AND channel_id = $2", user_id, channel_id)
 
     async def delete_member(self, channel_id: str, member_id: str) -> bool:
-        status = await self.pool.execute(
-            "DELETE FROM users WHERE channel_id = $1 AND member_id = $2", channel_id, member_id
-        )
-        return bool(status != "DELETE 0")
+        return await self._delete("channel_id = $1 AND member_id = $2", channel_id, member_id)
+
+    async def _delete(self, where: str, *args: str) -> bool:
+        """Deletes the user (its events by ON DELETE CASCADE) and enqueues its `deleted` deliveries,
+        in one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            doc = await conn.fetchval(f"DELETE FROM users WHERE {where} RETURNING doc", *args)
+            if doc is None:
+                return False
+            await enqueue(conn, self.outbox, _decode(doc), None, doc.encode())
+        self.outbox.flush()
+        return True

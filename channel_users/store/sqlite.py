@@ -23,6 +23,8 @@ from .base import (
     migrations,
     new_key_pair,
 )
+from .outbox import OutboxSignal
+from .sqlite_extras import SQLiteExtras, enqueue
 from .sqlite_writer import Writer
 
 BUSY_TIMEOUT_MS = 30_000
@@ -52,9 +54,12 @@ def _select(conn: sqlite3.Connection, where: str, *args: str) -> tuple[str, str,
     return row
 
 
-def _write_update(conn: sqlite3.Connection, row: tuple[str, str, int], change: UserChange) -> Stored:
+def _write_update(
+    conn: sqlite3.Connection, row: tuple[str, str, int], change: UserChange, outbox: OutboxSignal
+) -> Stored:
     user_id, doc, version = row
-    after = change(_decode(doc))
+    before = _decode(doc)
+    after = change(before)
     if after is None:
         return Stored(doc.encode(), version)
     new_doc = _encode(after)
@@ -62,10 +67,11 @@ def _write_update(conn: sqlite3.Connection, row: tuple[str, str, int], change: U
         "UPDATE users SET doc = ?, version = ?, updated_at = ? WHERE id = ?",
         (new_doc.decode(), after["version"], after["updatedAt"], user_id),
     )
+    enqueue(conn, outbox, before, after, new_doc, now_ms())
     return Stored(new_doc, after["version"], True)
 
 
-def _write_insert(conn: sqlite3.Connection, channel_id: str, user: User) -> Stored:
+def _write_insert(conn: sqlite3.Connection, channel_id: str, user: User, outbox: OutboxSignal) -> Stored:
     doc = _encode(user)
     conn.execute(
         "INSERT INTO users (id, channel_id, member_id, version, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?)",
@@ -78,14 +84,16 @@ def _write_insert(conn: sqlite3.Connection, channel_id: str, user: User) -> Stor
             doc.decode(),
         ),
     )
+    enqueue(conn, outbox, None, user, doc, now_ms())
     return Stored(doc, user["version"], True)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteExtras):
     def __init__(self, path: str) -> None:
         self.path = path
         self._reader: sqlite3.Connection | None = None
         self._writer: Writer | None = None
+        self.outbox = OutboxSignal()
 
     async def open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -174,14 +182,18 @@ class SQLiteStore:
         return Stored(row[1].encode(), row[2]) if row else None
 
     async def insert_user(self, channel_id: str, user: User) -> Stored:
-        return await self.writer.run(lambda conn: _write_insert(conn, channel_id, user))
+        stored = await self.writer.run(lambda conn: _write_insert(conn, channel_id, user, self.outbox))
+        self.outbox.flush()
+        return stored
 
     async def update_user(self, channel_id: str, user_id: str, change: UserChange) -> Stored | None:
         def write(conn: sqlite3.Connection) -> Stored | None:
             row = _select(conn, "id = ? AND channel_id = ?", user_id, channel_id)
-            return _write_update(conn, row, change) if row else None
+            return _write_update(conn, row, change, self.outbox) if row else None
 
-        return await self.writer.run(write)
+        stored = await self.writer.run(write)
+        self.outbox.flush()
+        return stored
 
     async def upsert_member(
         self, channel_id: str, member_id: str, change: UserChange, create: UserFactory
@@ -189,10 +201,12 @@ class SQLiteStore:
         def write(conn: sqlite3.Connection) -> Stored:
             row = _select(conn, "channel_id = ? AND member_id = ?", channel_id, member_id)
             if row:
-                return _write_update(conn, row, change)
-            return _write_insert(conn, channel_id, create())
+                return _write_update(conn, row, change, self.outbox)
+            return _write_insert(conn, channel_id, create(), self.outbox)
 
-        return await self.writer.run(write)
+        stored = await self.writer.run(write)
+        self.outbox.flush()
+        return stored
 
     async def delete_user(self, channel_id: str, user_id: str) -> bool:
         return await self._delete("id = ? AND channel_id = ?", user_id, channel_id)
@@ -202,6 +216,13 @@ class SQLiteStore:
 
     async def _delete(self, where: str, *args: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
-            return conn.execute(f"DELETE FROM users WHERE {where}", args).rowcount > 0
+            row = conn.execute(f"DELETE FROM users WHERE {where} RETURNING id, doc", args).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM events WHERE user_id = ?", (row[0],))
+            enqueue(conn, self.outbox, _decode(row[1]), None, row[1].encode(), now_ms())
+            return True
 
-        return await self.writer.run(write)
+        found = await self.writer.run(write)
+        self.outbox.flush()
+        return found
