@@ -18,10 +18,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from .auth import Authenticator
+from . import idempotency
+from .auth import CACHE_SECONDS, Authenticator
 from .endpoints import JSON, Call, user_routes
-from .errors import ApiError, MethodNotAllowed, NotFound
+from .errors import ApiError, FieldError, MethodNotAllowed, NotFound
+from .routing import Handler
 from .store import Store, open_store
+from .store.base import KeyUse
 
 log = logging.getLogger("channel_users")
 
@@ -39,9 +42,23 @@ def openapi_json() -> bytes:
     return msgspec.json.encode(yaml.safe_load(text))
 
 
-def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
-    """The app serving `store`. With `manage_store`, the app opens and closes the store itself."""
-    auth = Authenticator(store)
+async def _respond(call: Call, handler: Handler, params: dict[str, str]) -> Response:
+    """The handler's answer, an ApiError it raised included (so an Idempotency-Key records it)."""
+    try:
+        result = await handler(call, **params)
+    except ApiError as error:
+        return error_response(error)
+    if isinstance(result, Response):
+        return result
+    return Response(msgspec.json.encode(result), media_type=JSON)
+
+
+def create_app(
+    store: Store, *, manage_store: bool = False, key_cache_seconds: float = CACHE_SECONDS
+) -> Starlette:
+    """The app serving `store`. With `manage_store`, the app opens and closes the store itself.
+    `key_cache_seconds` is how long a key pair's record is cached (a deleted key works that long)."""
+    auth = Authenticator(store, key_cache_seconds)
     router = user_routes()
 
     async def open_v5(request: Request) -> Response:
@@ -50,17 +67,20 @@ def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
                 request.scope.get("raw_path", b"").decode("latin-1").split("?")[0]
             )
             if resolved is None:
-                raise NotFound("no such endpoint")
+                raise NotFound(FieldError("no such endpoint", "path"))
             route, params = resolved
             handler = route.handlers.get(request.method)
             if handler is None:
                 allowed = ", ".join(route.handlers)
                 raise MethodNotAllowed(headers={"allow": allowed})
-            call = Call(request, store, await auth.channel_id(request))
-            result = await handler(call, **params)
-            if isinstance(result, Response):
-                return result
-            return Response(msgspec.json.encode(result), media_type=JSON)
+            channel_id = await auth.channel_id(request)
+            if not idempotency.wanted(request):
+                return await _respond(Call(request, store, channel_id), handler, params)
+
+            async def respond(use: KeyUse) -> Response:
+                return await _respond(Call(request, store, channel_id, use), handler, params)
+
+            return await idempotency.run(request, store, channel_id, respond)
         except ApiError as error:
             return error_response(error)
         except Exception:
@@ -78,7 +98,9 @@ def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        error = NotFound("no such endpoint") if exc.status_code == 404 else MethodNotAllowed()
+        error = (
+            NotFound(FieldError("no such endpoint", "path")) if exc.status_code == 404 else MethodNotAllowed()
+        )
         return error_response(error)
 
     @contextlib.asynccontextmanager
@@ -108,7 +130,8 @@ def create_app(store: Store, *, manage_store: bool = False) -> Starlette:
 def app_from_environment() -> Starlette:
     """Factory for server processes: the database comes from CHANNEL_USERS_DATABASE."""
     url = os.environ.get("CHANNEL_USERS_DATABASE", DEFAULT_DATABASE)
-    return create_app(open_store(url), manage_store=True)
+    cache = float(os.environ.get("CHANNEL_USERS_KEY_CACHE_SECONDS", CACHE_SECONDS))
+    return create_app(open_store(url), manage_store=True, key_cache_seconds=cache)
 
 
 __all__ = ["DEFAULT_DATABASE", "Any", "app_from_environment", "create_app"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -10,8 +11,10 @@ from starlette.requests import Request
 from .errors import BadRequest, FieldError, PayloadTooLarge, UnsupportedMediaType
 
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 32  # deeper than any valid body (profile values are scalars); bounds the decoder's recursion
 
 _decode = msgspec.json.decode
+_RAW_BODY = "channel_users.raw_body"
 
 
 def _is_json(content_type: str) -> bool:
@@ -19,10 +22,11 @@ def _is_json(content_type: str) -> bool:
     return media_type == "application/json"
 
 
-async def read_json(request: Request) -> Any:
-    """The decoded JSON body. Raises UnsupportedMediaType, PayloadTooLarge or BadRequest."""
-    if not _is_json(request.headers.get("content-type", "")):
-        raise UnsupportedMediaType()
+async def raw_body(request: Request) -> bytes:
+    """The body's bytes, read once and at most MAX_BODY of them. Raises PayloadTooLarge."""
+    cached: bytes | None = request.scope.get(_RAW_BODY)
+    if cached is not None:
+        return cached
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise PayloadTooLarge()
@@ -34,9 +38,108 @@ async def read_json(request: Request) -> Any:
             raise PayloadTooLarge()
         chunks.append(chunk)
     body = b"".join(chunks)
+    request.scope[_RAW_BODY] = body
+    return body
+
+
+async def read_json(request: Request) -> Any:
+    """The decoded JSON body. Raises UnsupportedMediaType, PayloadTooLarge or BadRequest."""
+    if not _is_json(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType()
+    body = await raw_body(request)
     if not body.strip():
         raise BadRequest(FieldError("request body is required", "body"))
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _depth(body) > MAX_DEPTH:
+        raise BadRequest(FieldError(f"JSON nests deeper than {MAX_DEPTH} levels", "body"))
     try:
-        return _decode(body)
+        value = _decode(body)
     except msgspec.DecodeError as error:
         raise BadRequest(FieldError(f"malformed JSON: {error}", "body")) from None
+    except UnicodeDecodeError:
+        raise BadRequest(FieldError("malformed JSON: not valid UTF-8", "body")) from None
+    duplicate = duplicate_key(body, value)
+    if duplicate is not None:
+        raise BadRequest(FieldError("duplicate key in JSON object", duplicate))
+    return value
+
+
+def _depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects, skipping strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _members(value: Any) -> tuple[int, int]:
+    """(object members, colons inside strings) of a decoded value."""
+    members = colons = 0
+    if isinstance(value, dict):
+        members = len(value)
+        for key, item in value.items():
+            colons += key.count(":")
+            m, c = _members(item)
+            members += m
+            colons += c
+    elif isinstance(value, list):
+        for item in value:
+            m, c = _members(item)
+            members += m
+            colons += c
+    elif isinstance(value, str):
+        colons = value.count(":")
+    return members, colons
+
+
+def duplicate_key(body: bytes, value: Any) -> str | None:
+    """The path of a key that occurs twice in one object of `body`, or None.
+
+    The decoder keeps the last of duplicate keys silently, so a cheap test runs first: outside
+    strings, each `:` in JSON text separates one object member, so when the text has more colons
+    than the decoded value has members (plus colons inside its strings), some member was dropped.
+    Only then, or when a colon is escaped as `\\u003a`, is the body parsed again to name the key.
+    """
+    if b":" not in body:
+        return None
+    members, string_colons = _members(value)
+    if body.count(b":") - string_colons <= members and b"\\u003" not in body:
+        return None
+    pairs = json.loads(body, object_pairs_hook=_Pairs)
+    return _find_duplicate(pairs, "")
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object's members in text order, duplicates kept."""
+
+
+def _find_duplicate(value: Any, path: str) -> str | None:
+    if isinstance(value, _Pairs):
+        seen: set[str] = set()
+        for key, item in value:
+            field = f"{path}.{key}" if path else key
+            if key in seen:
+                return field
+            seen.add(key)
+            found = _find_duplicate(item, field)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_duplicate(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None

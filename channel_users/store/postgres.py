@@ -7,18 +7,29 @@ whichever process serves them. The PATCH rules stay in one place (`users.py`) fo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
 import msgspec
 
+from ..errors import Conflict
 from ..users import User
 from .base import (
+    KEY_LEASE_MS,
+    KEY_TTL_MS,
+    PURGE_BATCH,
+    PURGE_EVERY,
+    Answer,
     Channel,
+    Claim,
     Credentials,
+    KeyUse,
     Stored,
     UserChange,
     UserFactory,
+    VersionCheck,
+    existing_claim,
     hash_secret,
     migrations,
     new_key_pair,
@@ -71,11 +82,52 @@ async def _write_insert(conn: asyncpg.Connection, channel_id: str, user: User) -
     return Stored(doc, user["version"], True) if status == "INSERT 0 1" else None
 
 
+TAKEN_OVER = "the Idempotency-Key was taken over by a retry of this request"
+
+_FINISH = (
+    "UPDATE idempotency_keys SET state = 'done', status = $4, headers = $5, body = $6"
+    " WHERE channel_id = $1 AND key = $2 AND token = $3 AND state = 'running'"
+)
+# Claims a key that is new, expired, or abandoned by a request that died; returns nothing otherwise.
+_CLAIM = """
+INSERT INTO idempotency_keys AS k (channel_id, key, fingerprint, token, state, created_at)
+VALUES ($1, $2, $3, $4, 'running', $5)
+ON CONFLICT (channel_id, key) DO UPDATE
+SET fingerprint = EXCLUDED.fingerprint, token = EXCLUDED.token, state = 'running',
+    status = NULL, headers = NULL, body = NULL, created_at = EXCLUDED.created_at
+WHERE k.created_at < $6 OR (k.state = 'running' AND k.created_at < $7)
+RETURNING token
+"""
+
+
+async def _finish(conn: asyncpg.Connection, use: KeyUse, answer: Answer) -> bool:
+    status = await conn.execute(
+        _FINISH,
+        use.channel_id,
+        use.key,
+        use.token,
+        answer.status,
+        json.dumps(answer.headers),
+        answer.body,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def _recorded(conn: asyncpg.Connection, use: KeyUse | None, stored: Stored) -> Stored:
+    """Records the key's answer beside the change; raises Conflict (rolling both back) if it cannot."""
+    if use is not None:
+        if not await _finish(conn, use, use.answer(stored)):
+            raise Conflict(TAKEN_OVER)
+        use.recorded = True
+    return stored
+
+
 class PostgresStore:
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16) -> None:
         self.url = url
         self._sizes = (min_size, max_size)
         self._pool: asyncpg.Pool | None = None
+        self._claims = 0
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -145,6 +197,21 @@ class PostgresStore:
         )
         return (row["channel_id"], row["secret_hash"]) if row else None
 
+    async def create_key(self, channel_id: str, now: int) -> Credentials:
+        access_key, secret = new_key_pair()
+        await self.pool.execute(
+            "INSERT INTO access_keys VALUES ($1, $2, $3, $4)",
+            access_key,
+            channel_id,
+            hash_secret(secret),
+            now,
+        )
+        return Credentials(channel_id, access_key, secret)
+
+    async def delete_key(self, access_key: str) -> bool:
+        status = await self.pool.execute("DELETE FROM access_keys WHERE access_key = $1", access_key)
+        return bool(status != "DELETE 0")
+
     async def _get(self, where: str, *args: Any) -> Stored | None:
         row = await self.pool.fetchrow(_SELECT + where, *args)
         return Stored(row["doc"].encode(), row["version"]) if row else None
@@ -155,21 +222,30 @@ class PostgresStore:
     async def get_member(self, channel_id: str, member_id: str) -> Stored | None:
         return await self._get("channel_id = $1 AND member_id = $2", channel_id, member_id)
 
-    async def insert_user(self, channel_id: str, user: User) -> Stored:
-        async with self.pool.acquire() as conn:
+    async def insert_user(self, channel_id: str, user: User, key: KeyUse | None = None) -> Stored:
+        async with self.pool.acquire() as conn, conn.transaction():
             stored = await _write_insert(conn, channel_id, user)
-        assert stored is not None, "a new user id collided"
-        return stored
+            assert stored is not None, "a new user id collided"
+            return await _recorded(conn, key, stored)
 
-    async def update_user(self, channel_id: str, user_id: str, change: UserChange) -> Stored | None:
+    async def update_user(
+        self, channel_id: str, user_id: str, change: UserChange, key: KeyUse | None = None
+    ) -> Stored | None:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 _SELECT + "id = $1 AND channel_id = $2" + _FOR_UPDATE, user_id, channel_id
             )
-            return await _write_update(conn, row, change) if row else None
+            if row is None:
+                return None
+            return await _recorded(conn, key, await _write_update(conn, row, change))
 
     async def upsert_member(
-        self, channel_id: str, member_id: str, change: UserChange, create: UserFactory
+        self,
+        channel_id: str,
+        member_id: str,
+        change: UserChange,
+        create: UserFactory,
+        key: KeyUse | None = None,
     ) -> Stored:
         async with self.pool.acquire() as conn:
             while True:  # at most twice: a lost insert race turns into an update
@@ -180,19 +256,64 @@ class PostgresStore:
                         member_id,
                     )
                     if row:
-                        return await _write_update(conn, row, change)
+                        return await _recorded(conn, key, await _write_update(conn, row, change))
                     stored = await _write_insert(conn, channel_id, create())
                     if stored is not None:
-                        return stored
+                        return await _recorded(conn, key, stored)
 
-    async def delete_user(self, channel_id: str, user_id: str) -> bool:
-        status = await self.pool.execute(
-            "DELETE FROM users WHERE id = $1 AND channel_id = $2", user_id, channel_id
-        )
-        return bool(status != "DELETE 0")
+    async def delete_user(self, channel_id: str, user_id: str, check: VersionCheck | None = None) -> bool:
+        return await self._delete("id = $1 AND channel_id = $2", (user_id, channel_id), check)
 
-    async def delete_member(self, channel_id: str, member_id: str) -> bool:
-        status = await self.pool.execute(
-            "DELETE FROM users WHERE channel_id = $1 AND member_id = $2", channel_id, member_id
+    async def delete_member(self, channel_id: str, member_id: str, check: VersionCheck | None = None) -> bool:
+        return await self._delete("channel_id = $1 AND member_id = $2", (channel_id, member_id), check)
+
+    async def _delete(self, where: str, args: tuple[str, str], check: VersionCheck | None) -> bool:
+        if check is None:
+            status = await self.pool.execute("DELETE FROM users WHERE " + where, *args)
+            return bool(status != "DELETE 0")
+        async with self.pool.acquire() as conn, conn.transaction():
+            version = await conn.fetchval("SELECT version FROM users WHERE " + where + _FOR_UPDATE, *args)
+            if version is None:
+                return False
+            check(version)
+            status = await conn.execute("DELETE FROM users WHERE " + where, *args)
+            return bool(status != "DELETE 0")
+
+    async def claim_key(self, channel_id: str, key: str, fingerprint: bytes, token: str, now: int) -> Claim:
+        self._claims += 1
+        async with self.pool.acquire() as conn:
+            if self._claims % PURGE_EVERY == 0:
+                await conn.execute(
+                    "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
+                    " idempotency_keys WHERE created_at < $1 LIMIT $2))",
+                    now - KEY_TTL_MS,
+                    PURGE_BATCH,
+                )
+            while True:  # a key purged between the two statements is claimed on the next turn
+                claimed = await conn.fetchval(
+                    _CLAIM, channel_id, key, fingerprint, token, now,
+                    now - KEY_TTL_MS, now - KEY_LEASE_MS,
+                )  # fmt: skip
+                if claimed is not None:
+                    return Claim("claimed")
+                row = await conn.fetchrow(
+                    "SELECT fingerprint, state, status, headers, body FROM idempotency_keys"
+                    " WHERE channel_id = $1 AND key = $2",
+                    channel_id,
+                    key,
+                )
+                if row is not None:
+                    return existing_claim(fingerprint, row)
+
+    async def finish_key(self, use: KeyUse, answer: Answer) -> bool:
+        async with self.pool.acquire() as conn:
+            return await _finish(conn, use, answer)
+
+    async def release_key(self, use: KeyUse) -> None:
+        await self.pool.execute(
+            "DELETE FROM idempotency_keys WHERE channel_id = $1 AND key = $2 AND token = $3"
+            " AND state = 'running'",
+            use.channel_id,
+            use.key,
+            use.token,
         )
-        return bool(status != "DELETE 0")
