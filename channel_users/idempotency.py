@@ -53,19 +53,30 @@ def _valid_key(key: str) -> bool:
     return 0 < len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
 
 
-async def fingerprint(request: Request) -> bytes:
-    """What makes two requests "the same": method, path and query, If-Match, and the body bytes."""
+def fingerprint_of(method: str, path: bytes, query: bytes, headers: dict[str, str], body: bytes) -> bytes:
+    """What makes two requests "the same": method, raw path and query, the If-Match and
+    Content-Type headers, and the body's bytes."""
     digest = hashlib.sha256()
     for part in (
-        request.method.encode(),
-        request.scope.get("raw_path", b""),
-        request.scope.get("query_string", b""),
-        request.headers.get("if-match", "").encode(),
-        request.headers.get("content-type", "").encode(),
+        method.encode(),
+        path,
+        query,
+        headers.get("if-match", "").encode(),
+        headers.get("content-type", "").encode(),
+        body,
     ):
         digest.update(len(part).to_bytes(8, "big") + part)
-    digest.update(await raw_body(request))
     return digest.digest()
+
+
+async def fingerprint(request: Request) -> bytes:
+    return fingerprint_of(
+        request.method,
+        request.scope.get("raw_path", b"").split(b"?")[0],
+        request.scope.get("query_string", b""),
+        {name: request.headers[name] for name in ("if-match", "content-type") if name in request.headers},
+        await raw_body(request),
+    )
 
 
 def replay(answer: Answer) -> Response:

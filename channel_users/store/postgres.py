@@ -281,8 +281,9 @@ class PostgresStore:
 
     async def claim_key(self, channel_id: str, key: str, fingerprint: bytes, token: str, now: int) -> Claim:
         self._claims += 1
+        purge = self._claims % PURGE_EVERY == 0
         async with self.pool.acquire() as conn:
-            if self._claims % PURGE_EVERY == 0:
+            if purge:
                 await conn.execute(
                     "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
                     " idempotency_keys WHERE created_at < $1 LIMIT $2))",
