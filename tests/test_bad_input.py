@@ -9,10 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import pytest
 from dbutil import count, fetch_all
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from channel_users.app import create_app
+from channel_users.bodies import duplicate_key
 from channel_users.store import Credentials, Store
 
 VICTIM = "victim"
@@ -205,3 +209,35 @@ async def test_bad_request_is_4xx_naming_a_field_and_changes_nothing(
     assert after == before
     assert await fetch_all(database_url, "SELECT id, version, doc FROM users ORDER BY id") == users_before
     assert await count(database_url, "users") == 1
+
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(alphabet=':a\\"x\u003a', max_size=6)
+)
+_keys = st.text(alphabet="ab:", min_size=1, max_size=3)
+
+
+@st.composite
+def _object_text(draw: st.DrawFn, depth: int = 2) -> tuple[str, bool]:
+    """JSON object text built from member pairs, perhaps with duplicate keys; (text, has duplicates)."""
+    keys = draw(st.lists(_keys, max_size=5))
+    parts: list[str] = []
+    duplicated = len(set(keys)) < len(keys)
+    for key in keys:
+        if depth > 0 and draw(st.booleans()):
+            inner, inner_dup = draw(_object_text(depth - 1))
+            duplicated = duplicated or inner_dup
+            value = inner
+        else:
+            raw = json.dumps(draw(_scalars))
+            value = raw.replace(":", "\\u003a") if draw(st.booleans()) else raw
+        parts.append(f"{json.dumps(key)}: {value}")
+    return "{" + ", ".join(parts) + "}", duplicated
+
+
+@settings(max_examples=300, deadline=None)
+@given(_object_text())
+def test_duplicate_key_is_found_exactly_when_present(case: tuple[str, bool]) -> None:
+    text, duplicated = case
+    body = text.encode()
+    assert (duplicate_key(body, msgspec.json.decode(body)) is not None) == duplicated
