@@ -120,6 +120,28 @@ def channels_create(name: str, database: str | None) -> None:
     click.echo(json.dumps(asyncio.run(create()).to_json()))
 
 
+@channels.command("delete-key")
+@click.option("--access-key", "access_key", required=True, help="The key pair's x-access-key.")
+@click.option("--database", "database", default=None, help=DATABASE_HELP)
+def channels_delete_key(access_key: str, database: str | None) -> None:
+    """Delete a key pair; prints {"accessKey", "deleted"} and exits 1 when there was none. Servers
+    cache key records for CHANNEL_USERS_KEY_CACHE_SECONDS (2 s), so the key stops working within that."""
+
+    async def delete() -> bool:
+        store = open_store(database_url(database))
+        await store.migrate()
+        await store.open()
+        try:
+            return await store.delete_key(access_key)
+        finally:
+            await store.close()
+
+    deleted = asyncio.run(delete())
+    click.echo(json.dumps({"accessKey": access_key, "deleted": deleted}))
+    if not deleted:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--database", "database", default=None, help=DATABASE_HELP)
 def migrate(database: str | None) -> None:
