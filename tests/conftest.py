@@ -165,6 +165,8 @@ class LiveServer:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -172,7 +174,8 @@ class LiveServer:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        self.kill()
 
 
 def start_server(
@@ -184,10 +187,10 @@ def start_server(
     log = log_dir / f"server-{port}.log"
     args = [sys.executable, "-m", "channel_users", "serve", "--port", str(port),
             "--database", database_url, "--workers", str(workers)]  # fmt: skip
-    out = log.open("w")
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=out, text=True, start_new_session=True
-    )
+    with log.open("w") as out:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=out, text=True, start_new_session=True
+        )
     if credentials is None:
         assert process.stdout is not None
         line = process.stdout.readline()
