@@ -7,6 +7,7 @@ PostgreSQL is the server on this machine; `CHANNEL_USERS_TEST_POSTGRES` names an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -171,10 +172,8 @@ class LiveServer:
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
         self.kill()
 
 

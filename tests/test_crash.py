@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import httpx
+from conftest import LiveServer, start_server
 
 from channel_users.store import Credentials
-from conftest import LiveServer, start_server
 
 FULL = os.environ.get("FULL") == "1"
 ROUNDS = 20 if FULL else 2
@@ -56,7 +56,8 @@ async def _load(server: LiveServer, paths: list[str], kill_after: float) -> tupl
                 i = queue.pop(0)
                 body = {"profile": {f"a{i}": i, f"b{i}": i}}
                 try:
-                    r = await c.patch(paths[i % USERS], json=body, headers={"idempotency-key": f"{paths[0]}-{i}"})
+                    key = {"idempotency-key": f"{paths[0]}-{i}"}
+                    r = await c.patch(paths[i % USERS], json=body, headers=key)
                 except httpx.TransportError:
                     unanswered.add(i)
                     return
@@ -91,9 +92,8 @@ async def _verify(
         for i in sorted(unanswered)[:RETRIED]:
             path = paths[i % USERS]
             was_applied = f"a{i}" in profiles[path]
-            r = await c.patch(
-                path, json={"profile": {f"a{i}": i, f"b{i}": i}}, headers={"idempotency-key": f"{paths[0]}-{i}"}
-            )
+            body = {"profile": {f"a{i}": i, f"b{i}": i}}
+            r = await c.patch(path, json=body, headers={"idempotency-key": f"{paths[0]}-{i}"})
             if r.status_code == 409:  # claimed by the killed process, never committed
                 assert not was_applied, f"write {i} committed but its key is still held"
                 outcomes["held"] += 1
@@ -115,10 +115,8 @@ def test_kill_9_during_patches_loses_no_answered_write(server_database: str, tmp
         server = start_server(server_database, tmp_path, workers=2, credentials=credentials)
         try:
             with httpx.Client(base_url=server.base_url, headers=server.headers) as c:
-                paths = [
-                    f"/open/v5/users/{c.put(f'/open/v5/users/@crash-{n}-{u}', json={'profile': {}}).json()['user']['id']}"
-                    for u in range(USERS)
-                ]
+                made = [c.put(f"/open/v5/users/@crash-{n}-{u}", json={"tags": ["c"]}) for u in range(USERS)]
+                paths = [f"/open/v5/users/{r.json()['user']['id']}" for r in made]
             acked, unanswered = asyncio.run(_load(server, paths, random.uniform(0.2, 1.5)))
         finally:
             server.kill()

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from conftest import LiveServer, start_server
 
 FULL = os.environ.get("FULL") == "1"
