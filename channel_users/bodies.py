@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from .errors import BadRequest, FieldError, PayloadTooLarge, UnsupportedMediaType
 
@@ -33,11 +33,14 @@ async def raw_body(request: Request) -> bytes:
         raise PayloadTooLarge()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PayloadTooLarge()
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise PayloadTooLarge()
+            chunks.append(chunk)
+    except ClientDisconnect:  # no one hears this answer; it only must not be a logged 500
+        raise BadRequest(FieldError("the client went away before sending the whole body", "body")) from None
     body = b"".join(chunks)
     request.scope[_RAW_BODY] = body
     return body

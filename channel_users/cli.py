@@ -14,6 +14,7 @@ import uvicorn
 
 from .app import DEFAULT_DATABASE
 from .ids import now_ms
+from .server import UVICORN_LIMITS, GuardedHttpTools
 from .store import Credentials, open_store
 
 DATABASE_HELP = (
@@ -85,7 +86,7 @@ def serve(host: str, port: int, database: str | None, workers: int) -> None:
     os.environ["CHANNEL_USERS_DATABASE"] = url
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     click.echo(f"channel-users listening on http://{host}:{port} ({workers} process(es))", err=True)
-    options: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "access_log": False}
+    options: dict[str, Any] = {"loop": "uvloop", "http": GuardedHttpTools, "access_log": False}
     uvicorn.run(
         "channel_users.app:app_from_environment",
         factory=True,
@@ -94,6 +95,7 @@ def serve(host: str, port: int, database: str | None, workers: int) -> None:
         workers=workers,
         log_level="warning",
         **options,
+        **UVICORN_LIMITS,
     )
 
 
