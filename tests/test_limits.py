@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import LiveServer, start_server
 
 from channel_users.server import MAX_HEAD_BYTES
-from conftest import LiveServer, start_server
 
 HEAD_TIMEOUT = 2.0
 SLOW_CLIENTS = 200
@@ -101,7 +101,8 @@ def test_slow_body_is_cut_off(guarded_server: LiveServer) -> None:
     try:
         head = (
             "PATCH /open/v5/users/0123456789abcdef0123 HTTP/1.1\r\nHost: x\r\n"
-            f"x-access-key: {guarded_server.access_key}\r\nx-access-secret: {guarded_server.access_secret}\r\n"
+            f"x-access-key: {guarded_server.access_key}\r\n"
+            f"x-access-secret: {guarded_server.access_secret}\r\n"
             "content-type: application/json\r\ncontent-length: 100\r\n\r\n{"
         )
         sock.sendall(head.encode())
