@@ -63,13 +63,13 @@ def create_app(
 
     async def open_v5(request: Request) -> Response:
         try:
-            resolved = router.resolve(
-                request.scope.get("raw_path", b"").decode("latin-1").split("?")[0]
-            )
+            resolved = router.resolve(request.scope.get("raw_path", b"").decode("latin-1").split("?")[0])
             if resolved is None:
                 raise NotFound(FieldError("no such endpoint", "path"))
             route, params = resolved
-            handler = route.handlers.get(request.method)
+            # HEAD is answered as GET; the server leaves the body out.
+            method = "GET" if request.method == "HEAD" else request.method
+            handler = route.handlers.get(method)
             if handler is None:
                 allowed = ", ".join(route.handlers)
                 raise MethodNotAllowed(headers={"allow": allowed})

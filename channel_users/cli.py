@@ -13,6 +13,7 @@ import click
 import uvicorn
 
 from .app import DEFAULT_DATABASE
+from .cli_users import users
 from .ids import now_ms
 from .server import UVICORN_LIMITS, GuardedHttpTools
 from .store import Credentials, open_store
@@ -28,6 +29,11 @@ def database_url(value: str | None) -> str:
     url = value or os.environ.get("CHANNEL_USERS_DATABASE") or DEFAULT_DATABASE
     if url.startswith("sqlite:///"):
         return "sqlite:///" + os.path.abspath(url.removeprefix("sqlite:///"))
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter(
+            f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...",
+            param_hint="--database",
+        )
     return url
 
 
@@ -78,9 +84,7 @@ def serve(host: str, port: int, database: str | None, workers: int) -> None:
     for name in applied:
         click.echo(f"applied migration {name}", err=True)
     if first is not None:
-        click.echo(
-            "Created channel; use this key pair in x-access-key / x-access-secret:", err=True
-        )
+        click.echo("Created channel; use this key pair in x-access-key / x-access-secret:", err=True)
         click.echo(json.dumps(first.to_json()))
         sys.stdout.flush()
     os.environ["CHANNEL_USERS_DATABASE"] = url
@@ -150,3 +154,6 @@ def migrate(database: str | None) -> None:
     """Apply pending database migrations."""
     applied = asyncio.run(open_store(database_url(database)).migrate())
     click.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {n}" for n in applied))
+
+
+main.add_command(users)

@@ -35,9 +35,7 @@ def normalize_phone(text: str) -> str | None:
 def is_mobile_number(e164: str) -> bool:
     """True when the number is valid and a mobile (or fixed-line-or-mobile) number."""
     number = phonenumbers.parse(e164, None)
-    return phonenumbers.is_valid_number(number) and (
-        phonenumbers.number_type(number) in _MOBILE_TYPES
-    )
+    return phonenumbers.is_valid_number(number) and (phonenumbers.number_type(number) in _MOBILE_TYPES)
 
 
 @lru_cache(maxsize=65536)

@@ -89,9 +89,7 @@ def new_user(channel_id: str, now: int, member_id: str | None = None) -> User:
     )
 
 
-def _merged_profile(
-    current: dict[str, ProfileValue], changes: UserChanges
-) -> dict[str, ProfileValue]:
+def _merged_profile(current: dict[str, ProfileValue], changes: UserChanges) -> dict[str, ProfileValue]:
     profile = dict(current)
     if changes.profile is None:
         profile = {}
@@ -162,8 +160,6 @@ def set_blocked(user: User, blocked: bool, now: int) -> User | None:
 
 def touch(user: User, now: int) -> User:
     """A new session: `sessionsCount` + 1 and `lastSeenAt` = now (always a change)."""
-    after = _bumped(
-        user, {**user, "sessionsCount": user.get("sessionsCount", 0) + 1, "lastSeenAt": now}, now
-    )
+    after = _bumped(user, {**user, "sessionsCount": user.get("sessionsCount", 0) + 1, "lastSeenAt": now}, now)
     assert after is not None
     return after

@@ -283,7 +283,8 @@ def lead_profile(body: Any) -> dict[str, ProfileValue]:
         if key != "profile":
             errors.add(key, "unknown field")
     profile = _profile("profile", body.get("profile"), errors)
-    if not errors.items and not profile:
+    # A profile of only nulls would create a lead with no profile at all.
+    if not errors.items and not any(value is not None for value in (profile or {}).values()):
         errors.add("profile", "is required and must not be empty")
     errors.raise_any()
     assert profile is not None

@@ -7,7 +7,6 @@ PostgreSQL is the server on this machine; `CHANNEL_USERS_TEST_POSTGRES` names an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import asyncpg
 import httpx
@@ -80,8 +80,7 @@ async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
         tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename <> 'schema_migrations'"
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
         )
         if tables:
             names = ", ".join(f'"{t["tablename"]}"' for t in tables)
@@ -156,6 +155,7 @@ class LiveServer:
     process: subprocess.Popen[str]
     log: Path
     args: list[str] = field(default_factory=list)
+    log_file: IO[str] | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -166,15 +166,22 @@ class LiveServer:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self._close_files()
 
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            try:
                 self.process.wait(timeout=15)
-        self.kill()
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_files()
+
+    def _close_files(self) -> None:
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self.log_file is not None:
+            self.log_file.close()
 
 
 def start_server(
@@ -186,25 +193,26 @@ def start_server(
     log = log_dir / f"server-{port}.log"
     args = [sys.executable, "-m", "channel_users", "serve", "--port", str(port),
             "--database", database_url, "--workers", str(workers)]  # fmt: skip
-    with log.open("w") as out:  # the child keeps its own descriptor
-        process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=out, text=True, start_new_session=True
-        )
+    out = log.open("w")
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=out, text=True, start_new_session=True)
     if credentials is None:
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line:
             process.wait()
+            process.stdout.close()
+            out.close()
             raise RuntimeError(f"server printed no key pair: {log.read_text()}")
         first = json.loads(line)
         credentials = Credentials(first["channelId"], first["accessKey"], first["accessSecret"])
     server = LiveServer(
         f"http://127.0.0.1:{port}", credentials.access_key, credentials.access_secret,
-        credentials.channel_id, database_url, process, log, args,
+        credentials.channel_id, database_url, process, log, args, out,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            server.stop()
             raise RuntimeError(f"server exited: {log.read_text()}")
         try:
             if httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:

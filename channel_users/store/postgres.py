@@ -49,9 +49,7 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     reset query on every release (measured at up to a third of throughput) is skipped."""
 
 
-async def _write_update(
-    conn: asyncpg.Connection, row: asyncpg.Record, change: UserChange
-) -> Stored:
+async def _write_update(conn: asyncpg.Connection, row: asyncpg.Record, change: UserChange) -> Stored:
     after = change(_decode(row["doc"]))
     if after is None:
         return Stored(row["doc"].encode(), row["version"])

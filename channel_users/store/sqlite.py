@@ -63,9 +63,7 @@ def _select(conn: sqlite3.Connection, where: str, *args: str) -> tuple[str, str,
     return row
 
 
-def _write_update(
-    conn: sqlite3.Connection, row: tuple[str, str, int], change: UserChange
-) -> Stored:
+def _write_update(conn: sqlite3.Connection, row: tuple[str, str, int], change: UserChange) -> Stored:
     user_id, doc, version = row
     after = change(_decode(doc))
     if after is None:
@@ -81,8 +79,7 @@ def _write_update(
 def _write_insert(conn: sqlite3.Connection, channel_id: str, user: User) -> Stored:
     doc = _encode(user)
     conn.execute(
-        "INSERT INTO users (id, channel_id, member_id, version, updated_at, doc)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (id, channel_id, member_id, version, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?)",
         (
             user["id"],
             channel_id,
@@ -186,9 +183,7 @@ class SQLiteStore:
         access_key, secret = new_key_pair()
 
         def write(conn: sqlite3.Connection) -> Credentials:
-            cursor = conn.execute(
-                "INSERT INTO channels (name, created_at) VALUES (?, ?)", (name, now)
-            )
+            cursor = conn.execute("INSERT INTO channels (name, created_at) VALUES (?, ?)", (name, now))
             channel_id = str(cursor.lastrowid)
             conn.execute(
                 "INSERT INTO access_keys VALUES (?, ?, ?, ?)",
