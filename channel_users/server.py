@@ -41,6 +41,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     _head_bytes = 0
     _in_head = True
+    _discarding = False  # answered 431: the rest of the head is read and dropped until the deadline
     _deadline: asyncio.TimerHandle | None = None
 
     def _arm(self, seconds: float) -> None:
@@ -66,17 +67,22 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            # Closing with unread input would reset the connection and lose the answer, so the
+            # answer is sent, the write side shut, and input dropped until the client closes.
+            self._discarding = True
             self.transport.write(_HEADER_TOO_LARGE)
-            self.transport.close()
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self._arm(HEAD_TIMEOUT)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head = True
-        self._head_bytes = 0
         self._arm(HEAD_TIMEOUT)
 
     def on_headers_complete(self) -> None:
@@ -86,4 +92,6 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._in_head = True  # what arrives next is the head of the next request
+        self._head_bytes = 0
         super().on_message_complete()

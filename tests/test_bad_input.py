@@ -11,13 +11,14 @@ from typing import Any
 
 import msgspec
 import pytest
-from dbutil import count, fetch_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channel_users.app import create_app
 from channel_users.bodies import duplicate_key
 from channel_users.store import Credentials, Store
+
+from .dbutil import count, fetch_all
 
 VICTIM = "victim"
 JSON = "application/json"

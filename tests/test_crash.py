@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import LiveServer, start_server
 
 from channel_users.store import Credentials
+
+from .conftest import LiveServer, start_server
 
 FULL = os.environ.get("FULL") == "1"
 ROUNDS = 20 if FULL else 2

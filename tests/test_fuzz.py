@@ -20,7 +20,6 @@ import jsonschema
 import pytest
 import requests
 import schemathesis
-from conftest import LiveServer, create_postgres_database, drop_postgres_database, start_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
@@ -28,6 +27,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from channel_users.app import openapi_json
 from channel_users.endpoints import user_routes
+
+from .conftest import LiveServer, create_postgres_database, drop_postgres_database, start_server
 
 FULL = os.environ.get("FULL") == "1"
 EXAMPLES = 400 if FULL else 30

@@ -8,7 +8,6 @@ import sqlite3
 import asyncpg
 import httpx
 import pytest
-from conftest import auth_headers
 
 from channel_users.app import create_app
 from channel_users.errors import Conflict
@@ -18,6 +17,8 @@ from channel_users.store import Credentials, Store, open_store
 from channel_users.store.base import KEY_LEASE_MS, KEY_TTL_MS, PURGE_EVERY, KeyUse
 from channel_users.users import apply_changes
 from channel_users.validation import user_changes
+
+from .conftest import auth_headers
 
 USERS = "/open/v5/users"
 JSON_TYPE = {"content-type": "application/json"}

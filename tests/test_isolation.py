@@ -15,13 +15,14 @@ import sys
 from pathlib import Path
 
 import httpx
-from dbutil import fetch_all
 
 from channel_users.app import create_app
 from channel_users.auth import CACHE_SECONDS
 from channel_users.endpoints import user_routes
 from channel_users.ids import new_id, now_ms
 from channel_users.store import Credentials, Store
+
+from .dbutil import fetch_all
 
 UNAUTHORIZED = (
     b'{"type":"unauthorized","status":401,"errors":[{"message":'

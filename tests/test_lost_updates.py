@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import LiveServer, start_server
+
+from .conftest import LiveServer, start_server
 
 FULL = os.environ.get("FULL") == "1"
 ROUND = 400  # distinct profile keys per round

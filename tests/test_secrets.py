@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 
 import httpx
-from dbutil import fetch_all
 
 from channel_users.store import Credentials, Store
 from channel_users.store.base import hash_secret
+
+from .dbutil import fetch_all
 
 
 async def _tables(database_url: str) -> list[str]:
