@@ -18,14 +18,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from .auth import Authenticator
+from . import idempotency
+from .auth import CACHE_SECONDS, Authenticator
 from .delivery import Deliverer, DeliveryConfig
 from .endpoints import JSON, Call, user_routes
 from .endpoints_events import add_event_routes
 from .endpoints_webhooks import add_webhook_routes
-from .errors import ApiError, MethodNotAllowed, NotFound
+from .errors import ApiError, FieldError, MethodNotAllowed, NotFound
 from .ratelimit import RateLimit, RateLimiter
+from .routing import Handler
 from .store import Store, open_store
+from .store.base import KeyUse
 
 log = logging.getLogger("channel_users")
 
@@ -43,17 +46,30 @@ def openapi_json() -> bytes:
     return msgspec.json.encode(yaml.safe_load(text))
 
 
+async def _respond(call: Call, handler: Handler, params: dict[str, str]) -> Response:
+    """The handler's answer, an ApiError it raised included (so an Idempotency-Key records it)."""
+    try:
+        result = await handler(call, **params)
+    except ApiError as error:
+        return error_response(error)
+    if isinstance(result, Response):
+        return result
+    return Response(msgspec.json.encode(result), media_type=JSON)
+
+
 def create_app(
     store: Store,
     *,
     manage_store: bool = False,
     delivery: DeliveryConfig | None = None,
     rate_limit: RateLimit | None = None,
+    key_cache_seconds: float = CACHE_SECONDS,
 ) -> Starlette:
     """The app serving `store`. With `manage_store`, the app opens and closes the store itself; with
     `delivery`, it runs a webhook deliverer while it serves; with `rate_limit`, it limits each
-    channel's requests."""
-    auth = Authenticator(store)
+    channel's requests. `key_cache_seconds` is how long a key pair's record is cached (a deleted key
+    works that long)."""
+    auth = Authenticator(store, key_cache_seconds)
     limiter = RateLimiter(store, rate_limit) if rate_limit is not None else None
     router = user_routes()
     add_event_routes(router)
@@ -64,7 +80,7 @@ def create_app(
         try:
             resolved = router.resolve(request.scope.get("raw_path", b"").decode("latin-1").split("?")[0])
             if resolved is None:
-                raise NotFound("no such endpoint")
+                raise NotFound(FieldError("no such endpoint", "path"))
             route, params = resolved
             # HEAD is answered as GET; the server leaves the body out.
             method = "GET" if request.method == "HEAD" else request.method
@@ -75,11 +91,14 @@ def create_app(
             channel_id = await auth.channel_id(request)
             if limiter is not None:
                 limits = await limiter.check(channel_id)
-            result = await handler(Call(request, store, channel_id), **params)
-            if isinstance(result, Response):
-                response = result
+            if not idempotency.wanted(request):
+                response = await _respond(Call(request, store, channel_id), handler, params)
             else:
-                response = Response(msgspec.json.encode(result), media_type=JSON)
+
+                async def respond(use: KeyUse) -> Response:
+                    return await _respond(Call(request, store, channel_id, use), handler, params)
+
+                response = await idempotency.run(request, store, channel_id, respond)
         except ApiError as error:
             response = error_response(error)
         except Exception:
@@ -99,7 +118,9 @@ def create_app(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        error = NotFound("no such endpoint") if exc.status_code == 404 else MethodNotAllowed()
+        error = (
+            NotFound(FieldError("no such endpoint", "path")) if exc.status_code == 404 else MethodNotAllowed()
+        )
         return error_response(error)
 
     @contextlib.asynccontextmanager
@@ -136,11 +157,13 @@ def app_from_environment() -> Starlette:
     from CHANNEL_USERS_RATE_LIMIT (see ratelimit.py), webhook delivery settings from
     CHANNEL_USERS_WEBHOOK_* (see delivery.py)."""
     url = os.environ.get("CHANNEL_USERS_DATABASE", DEFAULT_DATABASE)
+    cache = float(os.environ.get("CHANNEL_USERS_KEY_CACHE_SECONDS", CACHE_SECONDS))
     return create_app(
         open_store(url),
         manage_store=True,
         delivery=DeliveryConfig.from_environment(),
         rate_limit=RateLimit.parse(os.environ.get("CHANNEL_USERS_RATE_LIMIT", "")),
+        key_cache_seconds=cache,
     )
 
 

@@ -11,9 +11,12 @@ from starlette.responses import Response
 from . import users, validation
 from .bodies import read_json
 from .errors import NotFound
+from .idempotency import user_answer
 from .ids import is_id, now_ms
+from .preconditions import guarded, version_check
 from .routing import Router
 from .store import Store, Stored
+from .store.base import KeyUse
 from .users import User
 
 JSON = "application/json"
@@ -27,17 +30,15 @@ class Call:
     request: Request
     store: Store
     channel_id: str
+    key: KeyUse | None = None  # the request's claimed Idempotency-Key, for the store to record
 
 
 def user_response(stored: Stored | None) -> Response:
     """`{"user": ...}` with an ETag of its version (our addition, SPEC section 7); 404 for None."""
     if stored is None:
         raise NotFound("user not found")
-    return Response(
-        b'{"user":' + stored.doc + b"}",
-        media_type=JSON,
-        headers={"etag": f'"{stored.version}"'},
-    )
+    answer = user_answer(stored)
+    return Response(answer.body, media_type=JSON, headers=answer.headers)
 
 
 def _user_id(user_id: str) -> str:
@@ -57,23 +58,35 @@ async def get_member(call: Call, memberId: str) -> Response:
 
 async def patch_user(call: Call, userId: str) -> Response:
     user_id = _user_id(userId)
+    check = version_check(call.request)
     changes = validation.user_changes(await read_json(call.request))
     now = now_ms()
     stored = await call.store.update_user(
-        call.channel_id, user_id, lambda user: users.apply_changes(user, changes, now)
+        call.channel_id,
+        user_id,
+        guarded(check, lambda user: users.apply_changes(user, changes, now)),
+        call.key,
     )
     return user_response(stored)
 
 
 async def upsert_member(call: Call, memberId: str) -> Response:
     member_id = validation.member_id(memberId)
+    check = version_check(call.request)
     changes = validation.user_changes(await read_json(call.request))
     now = now_ms()
+
+    def create() -> User:
+        if check is not None:
+            check(None)
+        return users.created_user(call.channel_id, member_id, changes, now)
+
     stored = await call.store.upsert_member(
         call.channel_id,
         member_id,
-        lambda user: users.apply_changes(user, changes, now),
-        lambda: users.created_user(call.channel_id, member_id, changes, now),
+        guarded(check, lambda user: users.apply_changes(user, changes, now)),
+        create,
+        call.key,
     )
     return user_response(stored)
 
@@ -82,7 +95,7 @@ async def create_lead(call: Call) -> Response:
     profile = validation.lead_profile(await read_json(call.request))
     changes = validation.UserChanges(profile=profile)
     user = users.created_user(call.channel_id, None, changes, now_ms())
-    return user_response(await call.store.insert_user(call.channel_id, user))
+    return user_response(await call.store.insert_user(call.channel_id, user, call.key))
 
 
 def _deleted(found: bool) -> Response:
@@ -92,18 +105,24 @@ def _deleted(found: bool) -> Response:
 
 
 async def delete_user(call: Call, userId: str) -> Response:
-    return _deleted(await call.store.delete_user(call.channel_id, _user_id(userId)))
+    user_id = _user_id(userId)
+    check = version_check(call.request)
+    return _deleted(await call.store.delete_user(call.channel_id, user_id, check))
 
 
 async def delete_member(call: Call, memberId: str) -> Response:
     member_id = validation.member_id(memberId)
-    return _deleted(await call.store.delete_member(call.channel_id, member_id))
+    check = version_check(call.request)
+    return _deleted(await call.store.delete_member(call.channel_id, member_id, check))
 
 
 async def _set_blocked(call: Call, user_id: str, blocked: bool) -> Response:
     now = now_ms()
     stored = await call.store.update_user(
-        call.channel_id, _user_id(user_id), lambda user: users.set_blocked(user, blocked, now)
+        call.channel_id,
+        _user_id(user_id),
+        lambda user: users.set_blocked(user, blocked, now),
+        call.key,
     )
     return user_response(stored)
 
@@ -119,7 +138,7 @@ async def unblock_user(call: Call, userId: str) -> Response:
 async def touch_user(call: Call, userId: str) -> Response:
     now = now_ms()
     stored = await call.store.update_user(
-        call.channel_id, _user_id(userId), lambda user: users.touch(user, now)
+        call.channel_id, _user_id(userId), lambda user: users.touch(user, now), call.key
     )
     return user_response(stored)
 

@@ -40,10 +40,11 @@ class ApiError(Exception):
     status: ClassVar[int] = 500
     type: ClassVar[str] = "internal_server_error"
     default_message: ClassVar[str] = "internal server error"
+    default_field: ClassVar[str | None] = None
 
     def __init__(self, *errors: FieldError | str, headers: dict[str, str] | None = None) -> None:
         self.errors = [e if isinstance(e, FieldError) else FieldError(e) for e in errors] or [
-            FieldError(self.default_message)
+            FieldError(self.default_message, self.default_field)
         ]
         self.headers = headers or {}
         super().__init__("; ".join(e.message for e in self.errors))
@@ -91,18 +92,21 @@ class PreconditionFailed(ApiError):
     status = 412
     type = "precondition_failed"
     default_message = "If-Match does not match the current version"
+    default_field = "If-Match"
 
 
 class PayloadTooLarge(ApiError):
     status = 413
     type = "payload_too_large"
     default_message = "request body is larger than 1 MiB"
+    default_field = "body"
 
 
 class UnsupportedMediaType(ApiError):
     status = 415
     type = "unsupported_media_type"
     default_message = "Content-Type must be application/json"
+    default_field = "Content-Type"
 
 
 class UnprocessableEntity(ApiError):

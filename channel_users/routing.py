@@ -1,7 +1,9 @@
 """A small router over the raw request path for `/open/v5`.
 
 Routing on the raw, still-encoded path keeps an encoded slash inside a memberId (`@a%2Fb`) from
-being mistaken for a path separator, which routing on the decoded path would do.
+being mistaken for a path separator, which routing on the decoded path would do. Bytes that are not
+UTF-8 decode to lone surrogates (never replaced), so validation refuses them instead of two
+different memberIds collapsing into one.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ class Route:
             if part.startswith("@{"):  # `@{memberId}`: the segment must start with @
                 if not segment.startswith("@"):
                     return None
-                params[part[2:-1]] = unquote(segment[1:], errors="replace")
+                params[part[2:-1]] = unquote(segment[1:], errors="surrogateescape")
             elif part.startswith("{"):  # `{userId}`: any segment that is not a memberId
                 if not segment or segment.startswith("@"):
                     return None
-                params[part[1:-1]] = unquote(segment, errors="replace")
+                params[part[1:-1]] = unquote(segment, errors="surrogateescape")
             elif part != segment:
                 return None
         return params

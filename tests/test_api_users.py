@@ -183,7 +183,11 @@ async def test_header_names_are_case_insensitive(api: httpx.AsyncClient) -> None
 
 
 async def test_unknown_path_and_wrong_method(api: httpx.AsyncClient) -> None:
-    assert error(await api.get("/open/v5/nothing")) == (404, "not_found", [{"message": "no such endpoint"}])
+    assert error(await api.get("/open/v5/nothing")) == (
+        404,
+        "not_found",
+        [{"message": "no such endpoint", "field": "path"}],
+    )
     assert error(await api.get("/elsewhere"))[:2] == (404, "not_found")
     user = await create_member(api)
     response = await api.put(f"{USERS}/{user['id']}", json={})

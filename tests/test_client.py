@@ -222,12 +222,6 @@ def test_patch_profile_once_sets_only_absent_keys(client: Client) -> None:
     assert user.profile == {"name": "Cy", "source": "ad"}
 
 
-IF_MATCH_PENDING = pytest.mark.xfail(
-    strict=True, reason="the server does not check If-Match yet (SPEC section 7)"
-)
-
-
-@IF_MATCH_PENDING
 def test_patch_if_match_stale_version_is_412(client: Client) -> None:
     lead = client.users.create_lead({"name": "Di"})
     assert client.users.patch(lead.id, profile={"a": 1}, if_match=1).version == 2
@@ -343,7 +337,6 @@ async def test_async_errors(aclient: AsyncClient) -> None:
         await aclient.users.touch("5f0c1435e68c92da02fd")
 
 
-@IF_MATCH_PENDING
 async def test_async_delete_if_match_stale_version_is_412(aclient: AsyncClient) -> None:
     lead = await aclient.users.create_lead({"name": "Nia"})
     with pytest.raises(PreconditionFailedError):

@@ -15,6 +15,7 @@ import uvicorn
 from ..app import DEFAULT_DATABASE
 from ..ids import now_ms
 from ..ratelimit import RateLimit
+from ..server import UVICORN_LIMITS, GuardedHttpTools
 from ..store import Credentials, open_store
 from .users import users
 
@@ -107,7 +108,7 @@ def serve(host: str, port: int, database: str | None, workers: int, rate_limit: 
     os.environ["CHANNEL_USERS_DATABASE"] = url
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     click.echo(f"channel-users listening on http://{host}:{port} ({workers} process(es))", err=True)
-    options: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "access_log": False}
+    options: dict[str, Any] = {"loop": "uvloop", "http": GuardedHttpTools, "access_log": False}
     uvicorn.run(
         "channel_users.app:app_from_environment",
         factory=True,
@@ -116,6 +117,7 @@ def serve(host: str, port: int, database: str | None, workers: int, rate_limit: 
         workers=workers,
         log_level="warning",
         **options,
+        **UVICORN_LIMITS,
     )
 
 
@@ -140,6 +142,28 @@ def channels_create(name: str, database: str | None) -> None:
             await store.close()
 
     click.echo(json.dumps(asyncio.run(create()).to_json()))
+
+
+@channels.command("delete-key")
+@click.option("--access-key", "access_key", required=True, help="The key pair's x-access-key.")
+@click.option("--database", "database", default=None, help=DATABASE_HELP)
+def channels_delete_key(access_key: str, database: str | None) -> None:
+    """Delete a key pair; prints {"accessKey", "deleted"} and exits 1 when there was none. Servers
+    cache key records for CHANNEL_USERS_KEY_CACHE_SECONDS (2 s), so the key stops working within that."""
+
+    async def delete() -> bool:
+        store = open_store(database_url(database))
+        await store.migrate()
+        await store.open()
+        try:
+            return await store.delete_key(access_key)
+        finally:
+            await store.close()
+
+    deleted = asyncio.run(delete())
+    click.echo(json.dumps({"accessKey": access_key, "deleted": deleted}))
+    if not deleted:
+        sys.exit(1)
 
 
 @main.command()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from ..users import User
 from .interfaces import EventStore, WebhookStore
@@ -17,6 +18,13 @@ from .interfaces import EventStore, WebhookStore
 UserChange = Callable[[User], User | None]
 # Builds the user a PUT creates when the memberId is absent.
 UserFactory = Callable[[], User]
+# Called with the current version (None: no such user) under the row lock before a delete; may raise.
+VersionCheck = Callable[[int | None], None]
+
+KEY_TTL_MS = 24 * 3600 * 1000  # an Idempotency-Key is remembered this long (SPEC section 7)
+# A claim still running after this long belongs to a request that died (a killed process): a retry
+# may take it over. The first request then cannot record its answer, so its change rolls back.
+KEY_LEASE_MS = 30_000
 
 
 class Stored(NamedTuple):
@@ -25,6 +33,48 @@ class Stored(NamedTuple):
     doc: bytes
     version: int
     changed: bool = False
+
+
+class Answer(NamedTuple):
+    """An HTTP answer as an Idempotency-Key remembers it."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class KeyUse:
+    """An Idempotency-Key the current request has claimed (`token` tells this claim from a later
+    one). A write given a KeyUse records `answer(stored)` in the same transaction as its change,
+    so after a crash a retry finds either both or neither; `recorded` is then set."""
+
+    channel_id: str
+    key: str
+    token: str
+    answer: Callable[[Stored], Answer]
+    recorded: bool = False
+
+
+class Claim(NamedTuple):
+    """The outcome of claiming a key: `claimed` (run the request), `running` (another request
+    holds it), `mismatch` (the key was used for another request) or `done` (replay `answer`)."""
+
+    state: Literal["claimed", "running", "mismatch", "done"]
+    answer: Answer | None = None
+
+
+def existing_claim(fingerprint: bytes, row: Any) -> Claim:
+    """The claim outcome for a live key record `row` (fingerprint, state, status, headers, body)."""
+    if bytes(row[0]) != fingerprint:
+        return Claim("mismatch")
+    if row[1] != "done":
+        return Claim("running")
+    return Claim("done", Answer(row[2], json.loads(row[3]), bytes(row[4])))
+
+
+PURGE_EVERY = 256  # claims between two purges of expired keys, per process
+PURGE_BATCH = 1000  # expired keys deleted by one purge (bounds the time it holds the write lock)
 
 
 @dataclass(frozen=True)
@@ -66,21 +116,56 @@ class Store(EventStore, WebhookStore, Protocol):
         """(channel id, secret hash) of a key pair, or None."""
         ...
 
+    async def create_key(self, channel_id: str, now: int) -> Credentials:
+        """Another key pair for an existing channel."""
+        ...
+
+    async def delete_key(self, access_key: str) -> bool:
+        """Deletes a key pair; False when there was none."""
+        ...
+
     async def get_user(self, channel_id: str, user_id: str) -> Stored | None: ...
     async def get_member(self, channel_id: str, member_id: str) -> Stored | None: ...
-    async def insert_user(self, channel_id: str, user: User) -> Stored: ...
-    async def update_user(self, channel_id: str, user_id: str, change: UserChange) -> Stored | None:
+    # A write given `key` records the key's answer in the same transaction (see KeyUse); it raises
+    # Conflict, rolling its change back, when a retry has taken the key over meanwhile.
+    async def insert_user(self, channel_id: str, user: User, key: KeyUse | None = None) -> Stored: ...
+    async def update_user(
+        self, channel_id: str, user_id: str, change: UserChange, key: KeyUse | None = None
+    ) -> Stored | None:
         """Applies `change` atomically to the user; None when there is no such user."""
         ...
 
     async def upsert_member(
-        self, channel_id: str, member_id: str, change: UserChange, create: UserFactory
+        self,
+        channel_id: str,
+        member_id: str,
+        change: UserChange,
+        create: UserFactory,
+        key: KeyUse | None = None,
     ) -> Stored:
         """Applies `change` to the member, or inserts `create()` when there is none."""
         ...
 
-    async def delete_user(self, channel_id: str, user_id: str) -> bool: ...
-    async def delete_member(self, channel_id: str, member_id: str) -> bool: ...
+    async def delete_user(self, channel_id: str, user_id: str, check: VersionCheck | None = None) -> bool:
+        """Deletes the user, after `check` of its version under the row lock; False when absent."""
+        ...
+
+    async def delete_member(
+        self, channel_id: str, member_id: str, check: VersionCheck | None = None
+    ) -> bool: ...
+
+    async def claim_key(self, channel_id: str, key: str, fingerprint: bytes, token: str, now: int) -> Claim:
+        """Claims an Idempotency-Key for a request with this fingerprint, unless it is held, done
+        or used for another request within KEY_TTL_MS. Expired keys are purged lazily."""
+        ...
+
+    async def finish_key(self, use: KeyUse, answer: Answer) -> bool:
+        """Records the answer of a claimed key on its own; False when the claim was taken over."""
+        ...
+
+    async def release_key(self, use: KeyUse) -> None:
+        """Forgets a claim whose request failed without an answer worth replaying (a 5xx)."""
+        ...
 
 
 def hash_secret(secret: str) -> bytes:

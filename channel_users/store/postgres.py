@@ -7,20 +7,32 @@ whichever process serves them. The PATCH rules stay in one place (`users.py`) fo
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 import asyncpg
 import msgspec
 
+from ..errors import Conflict
 from ..ids import now_ms
 from ..users import User
 from ..webhooks import fired_scopes
 from .base import (
+    KEY_LEASE_MS,
+    KEY_TTL_MS,
+    PURGE_BATCH,
+    PURGE_EVERY,
+    Answer,
     Channel,
+    Claim,
     Credentials,
+    KeyUse,
     Stored,
     UserChange,
     UserFactory,
+    VersionCheck,
+    existing_claim,
     hash_secret,
     migrations,
     new_key_pair,
@@ -83,12 +95,53 @@ async def _write_insert(
     return Stored(doc, user["version"], True)
 
 
+TAKEN_OVER = "the Idempotency-Key was taken over by a retry of this request"
+
+_FINISH = (
+    "UPDATE idempotency_keys SET state = 'done', status = $4, headers = $5, body = $6"
+    " WHERE channel_id = $1 AND key = $2 AND token = $3 AND state = 'running'"
+)
+# Claims a key that is new, expired, or abandoned by a request that died; returns nothing otherwise.
+_CLAIM = """
+INSERT INTO idempotency_keys AS k (channel_id, key, fingerprint, token, state, created_at)
+VALUES ($1, $2, $3, $4, 'running', $5)
+ON CONFLICT (channel_id, key) DO UPDATE
+SET fingerprint = EXCLUDED.fingerprint, token = EXCLUDED.token, state = 'running',
+    status = NULL, headers = NULL, body = NULL, created_at = EXCLUDED.created_at
+WHERE k.created_at < $6 OR (k.state = 'running' AND k.created_at < $7)
+RETURNING token
+"""
+
+
+async def _finish(conn: asyncpg.Connection, use: KeyUse, answer: Answer) -> bool:
+    status = await conn.execute(
+        _FINISH,
+        use.channel_id,
+        use.key,
+        use.token,
+        answer.status,
+        json.dumps(answer.headers),
+        answer.body,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def _recorded(conn: asyncpg.Connection, use: KeyUse | None, stored: Stored) -> Stored:
+    """Records the key's answer beside the change; raises Conflict (rolling both back) if it cannot."""
+    if use is not None:
+        if not await _finish(conn, use, use.answer(stored)):
+            raise Conflict(TAKEN_OVER)
+        use.recorded = True
+    return stored
+
+
 class PostgresStore(PostgresExtras):
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16) -> None:
         self.url = url
         self._sizes = (min_size, max_size)
         self._pool: asyncpg.Pool | None = None
         self.outbox = OutboxSignal()
+        self._claims = 0
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -158,6 +211,21 @@ class PostgresStore(PostgresExtras):
         )
         return (row["channel_id"], row["secret_hash"]) if row else None
 
+    async def create_key(self, channel_id: str, now: int) -> Credentials:
+        access_key, secret = new_key_pair()
+        await self.pool.execute(
+            "INSERT INTO access_keys VALUES ($1, $2, $3, $4)",
+            access_key,
+            channel_id,
+            hash_secret(secret),
+            now,
+        )
+        return Credentials(channel_id, access_key, secret)
+
+    async def delete_key(self, access_key: str) -> bool:
+        status = await self.pool.execute("DELETE FROM access_keys WHERE access_key = $1", access_key)
+        return bool(status != "DELETE 0")
+
     async def _get(self, where: str, *args: Any) -> Stored | None:
         row = await self.pool.fetchrow(_SELECT + where, *args)
         return Stored(row["doc"].encode(), row["version"]) if row else None
@@ -168,36 +236,50 @@ class PostgresStore(PostgresExtras):
     async def get_member(self, channel_id: str, member_id: str) -> Stored | None:
         return await self._get("channel_id = $1 AND member_id = $2", channel_id, member_id)
 
-    async def insert_user(self, channel_id: str, user: User) -> Stored:
-        # One statement (so one round trip, and atomic) inserts the user and its outbox rows.
+    async def insert_user(self, channel_id: str, user: User, key: KeyUse | None = None) -> Stored:
+        # One statement (so one round trip, and atomic) inserts the user and its outbox rows; with an
+        # Idempotency-Key, the key's answer is recorded in the same transaction.
         doc = _encode(user)
-        row = await self.pool.fetchrow(
-            INSERT_WITH_OUTBOX,
-            user["id"],
-            channel_id,
-            user.get("memberId"),
-            user["version"],
-            user["updatedAt"],
-            doc.decode(),
-            fired_scopes(None, user),
-            now_ms(),
-        )
-        assert row["inserted"] == 1, "a new user id collided"
+        async with self.pool.acquire() as conn, conn.transaction() if key else contextlib.nullcontext():
+            row = await conn.fetchrow(
+                INSERT_WITH_OUTBOX,
+                user["id"],
+                channel_id,
+                user.get("memberId"),
+                user["version"],
+                user["updatedAt"],
+                doc.decode(),
+                fired_scopes(None, user),
+                now_ms(),
+            )
+            assert row["inserted"] == 1, "a new user id collided"
+            stored = Stored(doc, user["version"], True)
+            if key is not None:
+                await _recorded(conn, key, stored)
         self.outbox.pending += row["queued"]
         self.outbox.flush()
-        return Stored(doc, user["version"], True)
+        return stored
 
-    async def update_user(self, channel_id: str, user_id: str, change: UserChange) -> Stored | None:
+    async def update_user(
+        self, channel_id: str, user_id: str, change: UserChange, key: KeyUse | None = None
+    ) -> Stored | None:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 _SELECT + "id = $1 AND channel_id = $2" + _FOR_UPDATE, user_id, channel_id
             )
             stored = await _write_update(conn, row, change, self.outbox) if row else None
+            if stored is not None:
+                await _recorded(conn, key, stored)
         self.outbox.flush()
         return stored
 
     async def upsert_member(
-        self, channel_id: str, member_id: str, change: UserChange, create: UserFactory
+        self,
+        channel_id: str,
+        member_id: str,
+        change: UserChange,
+        create: UserFactory,
+        key: KeyUse | None = None,
     ) -> Stored:
         async with self.pool.acquire() as conn:
             while True:  # at most twice: a lost insert race turns into an update
@@ -212,23 +294,70 @@ class PostgresStore(PostgresExtras):
                         stored = await _write_update(conn, row, change, self.outbox)
                     else:
                         stored = await _write_insert(conn, channel_id, create(), self.outbox)
+                    if stored is not None:
+                        await _recorded(conn, key, stored)
                 if stored is not None:
                     self.outbox.flush()
                     return stored
 
-    async def delete_user(self, channel_id: str, user_id: str) -> bool:
-        return await self._delete("id = $1 AND channel_id = $2", user_id, channel_id)
+    async def delete_user(self, channel_id: str, user_id: str, check: VersionCheck | None = None) -> bool:
+        return await self._delete("id = $1 AND channel_id = $2", (user_id, channel_id), check)
 
-    async def delete_member(self, channel_id: str, member_id: str) -> bool:
-        return await self._delete("channel_id = $1 AND member_id = $2", channel_id, member_id)
+    async def delete_member(self, channel_id: str, member_id: str, check: VersionCheck | None = None) -> bool:
+        return await self._delete("channel_id = $1 AND member_id = $2", (channel_id, member_id), check)
 
-    async def _delete(self, where: str, *args: str) -> bool:
+    async def _delete(self, where: str, args: tuple[str, str], check: VersionCheck | None) -> bool:
         """Deletes the user (its events by ON DELETE CASCADE) and enqueues its `deleted` deliveries,
-        in one transaction."""
+        in one transaction; with `check`, only when the user's version passes it."""
         async with self.pool.acquire() as conn, conn.transaction():
+            if check is not None:
+                version = await conn.fetchval("SELECT version FROM users WHERE " + where + _FOR_UPDATE, *args)
+                if version is None:
+                    return False
+                check(version)
             doc = await conn.fetchval(f"DELETE FROM users WHERE {where} RETURNING doc", *args)
             if doc is None:
                 return False
             await enqueue(conn, self.outbox, _decode(doc), None, doc.encode())
         self.outbox.flush()
         return True
+
+    async def claim_key(self, channel_id: str, key: str, fingerprint: bytes, token: str, now: int) -> Claim:
+        self._claims += 1
+        purge = self._claims % PURGE_EVERY == 0
+        async with self.pool.acquire() as conn:
+            if purge:
+                await conn.execute(
+                    "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
+                    " idempotency_keys WHERE created_at < $1 LIMIT $2))",
+                    now - KEY_TTL_MS,
+                    PURGE_BATCH,
+                )
+            while True:  # a key purged between the two statements is claimed on the next turn
+                claimed = await conn.fetchval(
+                    _CLAIM, channel_id, key, fingerprint, token, now,
+                    now - KEY_TTL_MS, now - KEY_LEASE_MS,
+                )  # fmt: skip
+                if claimed is not None:
+                    return Claim("claimed")
+                row = await conn.fetchrow(
+                    "SELECT fingerprint, state, status, headers, body FROM idempotency_keys"
+                    " WHERE channel_id = $1 AND key = $2",
+                    channel_id,
+                    key,
+                )
+                if row is not None:
+                    return existing_claim(fingerprint, row)
+
+    async def finish_key(self, use: KeyUse, answer: Answer) -> bool:
+        async with self.pool.acquire() as conn:
+            return await _finish(conn, use, answer)
+
+    async def release_key(self, use: KeyUse) -> None:
+        await self.pool.execute(
+            "DELETE FROM idempotency_keys WHERE channel_id = $1 AND key = $2 AND token = $3"
+            " AND state = 'running'",
+            use.channel_id,
+            use.key,
+            use.token,
+        )

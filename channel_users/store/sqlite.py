@@ -6,19 +6,30 @@ writer); writes go through `Writer`, which serialises them within and across pro
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import msgspec
 
+from ..errors import Conflict
 from ..ids import now_ms
 from ..users import User
 from .base import (
+    KEY_LEASE_MS,
+    KEY_TTL_MS,
+    PURGE_BATCH,
+    PURGE_EVERY,
+    Answer,
     Channel,
+    Claim,
     Credentials,
+    KeyUse,
     Stored,
     UserChange,
     UserFactory,
+    VersionCheck,
+    existing_claim,
     hash_secret,
     migrations,
     new_key_pair,
@@ -88,12 +99,53 @@ def _write_insert(conn: sqlite3.Connection, channel_id: str, user: User, outbox:
     return Stored(doc, user["version"], True)
 
 
+TAKEN_OVER = "the Idempotency-Key was taken over by a retry of this request"
+
+
+def _finish(conn: sqlite3.Connection, use: KeyUse, answer: Answer) -> bool:
+    cursor = conn.execute(
+        "UPDATE idempotency_keys SET state = 'done', status = ?, headers = ?, body = ?"
+        " WHERE channel_id = ? AND key = ? AND token = ? AND state = 'running'",
+        (answer.status, json.dumps(answer.headers), answer.body, use.channel_id, use.key, use.token),
+    )
+    return cursor.rowcount == 1
+
+
+def _recorded(conn: sqlite3.Connection, use: KeyUse | None, stored: Stored | None) -> Stored | None:
+    """Records the key's answer beside the change; raises Conflict (rolling both back) if it cannot."""
+    if use is not None and stored is not None:
+        if not _finish(conn, use, use.answer(stored)):
+            raise Conflict(TAKEN_OVER)
+        use.recorded = True
+    return stored
+
+
+def _delete(
+    conn: sqlite3.Connection,
+    where: str,
+    args: tuple[str, ...],
+    check: VersionCheck | None,
+    outbox: OutboxSignal,
+) -> bool:
+    """Deletes the user and its events, and queues its `deleted` deliveries, in one transaction."""
+    row = conn.execute(f"SELECT id, doc, version FROM users WHERE {where}", args).fetchone()
+    if row is None:
+        return False
+    if check is not None:
+        check(row[2])
+    conn.execute("DELETE FROM users WHERE id = ?", (row[0],))
+    conn.execute("DELETE FROM events WHERE user_id = ?", (row[0],))
+    enqueue(conn, outbox, _decode(row[1]), None, row[1].encode(), now_ms())
+    return True
+
+
 class SQLiteStore(SQLiteExtras):
     def __init__(self, path: str) -> None:
         self.path = path
         self._reader: sqlite3.Connection | None = None
         self._writer: Writer | None = None
         self.outbox = OutboxSignal()
+        self._claims = 0
 
     async def open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +225,25 @@ class SQLiteStore(SQLiteExtras):
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    async def create_key(self, channel_id: str, now: int) -> Credentials:
+        access_key, secret = new_key_pair()
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO access_keys VALUES (?, ?, ?, ?)",
+                (access_key, channel_id, hash_secret(secret), now),
+            )
+
+        await self.writer.run(write)
+        return Credentials(channel_id, access_key, secret)
+
+    async def delete_key(self, access_key: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            sql = "DELETE FROM access_keys WHERE access_key = ?"
+            return conn.execute(sql, (access_key,)).rowcount > 0
+
+        return await self.writer.run(write)
+
     async def get_user(self, channel_id: str, user_id: str) -> Stored | None:
         row = _select(self.reader, "id = ? AND channel_id = ?", user_id, channel_id)
         return Stored(row[1].encode(), row[2]) if row else None
@@ -181,48 +252,98 @@ class SQLiteStore(SQLiteExtras):
         row = _select(self.reader, "channel_id = ? AND member_id = ?", channel_id, member_id)
         return Stored(row[1].encode(), row[2]) if row else None
 
-    async def insert_user(self, channel_id: str, user: User) -> Stored:
-        stored = await self.writer.run(lambda conn: _write_insert(conn, channel_id, user, self.outbox))
+    async def insert_user(self, channel_id: str, user: User, key: KeyUse | None = None) -> Stored:
+        def write(conn: sqlite3.Connection) -> Stored:
+            stored = _recorded(conn, key, _write_insert(conn, channel_id, user, self.outbox))
+            assert stored is not None
+            return stored
+
+        stored = await self.writer.run(write)
         self.outbox.flush()
         return stored
 
-    async def update_user(self, channel_id: str, user_id: str, change: UserChange) -> Stored | None:
+    async def update_user(
+        self, channel_id: str, user_id: str, change: UserChange, key: KeyUse | None = None
+    ) -> Stored | None:
         def write(conn: sqlite3.Connection) -> Stored | None:
             row = _select(conn, "id = ? AND channel_id = ?", user_id, channel_id)
-            return _write_update(conn, row, change, self.outbox) if row else None
+            return _recorded(conn, key, _write_update(conn, row, change, self.outbox) if row else None)
 
         stored = await self.writer.run(write)
         self.outbox.flush()
         return stored
 
     async def upsert_member(
-        self, channel_id: str, member_id: str, change: UserChange, create: UserFactory
+        self,
+        channel_id: str,
+        member_id: str,
+        change: UserChange,
+        create: UserFactory,
+        key: KeyUse | None = None,
     ) -> Stored:
         def write(conn: sqlite3.Connection) -> Stored:
             row = _select(conn, "channel_id = ? AND member_id = ?", channel_id, member_id)
             if row:
-                return _write_update(conn, row, change, self.outbox)
-            return _write_insert(conn, channel_id, create(), self.outbox)
+                stored = _write_update(conn, row, change, self.outbox)
+            else:
+                stored = _write_insert(conn, channel_id, create(), self.outbox)
+            _recorded(conn, key, stored)
+            return stored
 
         stored = await self.writer.run(write)
         self.outbox.flush()
         return stored
 
-    async def delete_user(self, channel_id: str, user_id: str) -> bool:
-        return await self._delete("id = ? AND channel_id = ?", user_id, channel_id)
+    async def delete_user(self, channel_id: str, user_id: str, check: VersionCheck | None = None) -> bool:
+        return await self._delete("id = ? AND channel_id = ?", (user_id, channel_id), check)
 
-    async def delete_member(self, channel_id: str, member_id: str) -> bool:
-        return await self._delete("channel_id = ? AND member_id = ?", channel_id, member_id)
+    async def delete_member(self, channel_id: str, member_id: str, check: VersionCheck | None = None) -> bool:
+        return await self._delete("channel_id = ? AND member_id = ?", (channel_id, member_id), check)
 
-    async def _delete(self, where: str, *args: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(f"DELETE FROM users WHERE {where} RETURNING id, doc", args).fetchone()
-            if row is None:
-                return False
-            conn.execute("DELETE FROM events WHERE user_id = ?", (row[0],))
-            enqueue(conn, self.outbox, _decode(row[1]), None, row[1].encode(), now_ms())
-            return True
-
-        found = await self.writer.run(write)
+    async def _delete(self, where: str, args: tuple[str, ...], check: VersionCheck | None) -> bool:
+        found = await self.writer.run(lambda conn: _delete(conn, where, args, check, self.outbox))
         self.outbox.flush()
         return found
+
+    async def claim_key(self, channel_id: str, key: str, fingerprint: bytes, token: str, now: int) -> Claim:
+        self._claims += 1
+        purge = self._claims % PURGE_EVERY == 0
+
+        def write(conn: sqlite3.Connection) -> Claim:
+            if purge:
+                conn.execute(
+                    "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys"
+                    " WHERE created_at < ? LIMIT ?)",
+                    (now - KEY_TTL_MS, PURGE_BATCH),
+                )
+            row = conn.execute(
+                "SELECT fingerprint, state, status, headers, body, created_at FROM idempotency_keys"
+                " WHERE channel_id = ? AND key = ?",
+                (channel_id, key),
+            ).fetchone()
+            live = row is not None and row[5] >= now - KEY_TTL_MS
+            abandoned = live and row[1] == "running" and row[5] < now - KEY_LEASE_MS
+            if live and not abandoned:
+                return existing_claim(fingerprint, row)
+            conn.execute(
+                "INSERT OR REPLACE INTO idempotency_keys"
+                " (channel_id, key, fingerprint, token, state, created_at)"
+                " VALUES (?, ?, ?, ?, 'running', ?)",
+                (channel_id, key, fingerprint, token, now),
+            )
+            return Claim("claimed")
+
+        return await self.writer.run(write)
+
+    async def finish_key(self, use: KeyUse, answer: Answer) -> bool:
+        return await self.writer.run(lambda conn: _finish(conn, use, answer))
+
+    async def release_key(self, use: KeyUse) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE channel_id = ? AND key = ? AND token = ?"
+                " AND state = 'running'",
+                (use.channel_id, use.key, use.token),
+            )
+
+        await self.writer.run(write)
