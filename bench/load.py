@@ -52,7 +52,7 @@ def run_wrk(
 ) -> Result:
     """Run one wrk load (one thread: the machine has 2 cores and the server needs them)."""
     argv = [
-        wrk_path(), "-t1", f"-c{connections}", f"-d{duration:g}s", f"--timeout={timeout_s}s",
+        wrk_path(), "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", f"--timeout={timeout_s}s",
         "--latency", "-s", str(SCRIPT), url, "--",
         mode, str(ids_file) if ids_file else "-", prefix, put_style, body_kind, key, secret,
     ]

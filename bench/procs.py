@@ -27,11 +27,17 @@ def free_port() -> int:
 
 
 def _children(pid: int) -> list[int]:
+    out: list[int] = []
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
-        return []
-    return [int(p) for p in text.split()]
+        return out
+    for task in tasks:  # a child started by any thread is listed under that thread
+        try:
+            out.extend(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return out
 
 
 def tree(pid: int) -> list[int]:
