@@ -25,6 +25,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 UPSTREAM_DOC = ROOT.parent / "shared" / "upstream" / "channel-open-api-v5.swagger.json"
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+API_SEED_LIMIT = 100_000  # above this, seed through the store layer (HTTP is too slow)
 UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
 
 
@@ -179,16 +180,24 @@ class Ours(Target):
         out = subprocess.run([self.exe(ctx), "channels", "create", "--name", "bench", "--database", url],
                              capture_output=True, text=True, check=True)
         keys = json.loads(out.stdout)
-        port = free_port()
-        argv = [self.exe(ctx), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", url,
-                "--workers", "1" if self.db == "sqlite" else "2"]
-        print(f"  seeding {ctx.population:,} users into {self.name} through PUT /users/@memberId",
-              flush=True)
-        with Server(f"seed-{self.name}", argv, port, log=ctx.work / f"seed-{self.name}.log",
-                    env=SERVER_ENV):
-            ids = put_members("127.0.0.1", port, keys["accessKey"], keys["accessSecret"],
-                              ctx.population)
-        (d / "ids.txt").write_text("\n".join(ids) + "\n")
+        if ctx.population > API_SEED_LIMIT:
+            print(f"  seeding {ctx.population:,} users into {self.name} through the store layer",
+                  flush=True)
+            subprocess.run([ctx.python, str(BENCH / "seed_store.py"), url, keys["channelId"],
+                            str(ctx.population), str(d / "ids.txt")], check=True)
+        else:
+            port = free_port()
+            argv = [self.exe(ctx), "serve", "--host", "127.0.0.1", "--port", str(port),
+                    "--database", url, "--workers", "1" if self.db == "sqlite" else "2"]
+            print(f"  seeding {ctx.population:,} users into {self.name} through PUT"
+                  " /users/@memberId", flush=True)
+            with Server(f"seed-{self.name}", argv, port, log=ctx.work / f"seed-{self.name}.log",
+                        env=SERVER_ENV):
+                ids = put_members("127.0.0.1", port, keys["accessKey"], keys["accessSecret"],
+                                  ctx.population)
+            (d / "ids.txt").write_text("\n".join(ids) + "\n")
+        if self.db == "postgres":
+            psql("VACUUM ANALYZE", seed_db)
         (d / "keys.json").write_text(json.dumps(keys))
         (d / "stamp").write_text(stamp)
 
