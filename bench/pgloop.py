@@ -42,7 +42,7 @@ async def prepare(dsn: str, population: int) -> None:
 
 async def _loop(dsn: str, population: int, deadline: float, lat: list[float]) -> int:
     conn = await asyncpg.connect(dsn)
-    stmt = await conn.prepare(
+    sql = (
         f"UPDATE {TABLE} SET profile = profile || $2::jsonb, tags = $3::jsonb,"
         " unsubscribe_email = $4, version = version + 1, updated_at = $5 WHERE id = $1"
     )
@@ -52,7 +52,7 @@ async def _loop(dsn: str, population: int, deadline: float, lat: list[float]) ->
             i = random.randrange(population)
             profile = json.dumps({"name": f"User {i}", "mobileNumber": "+821012345678",
                                   "plan": secrets.token_hex(4)})
-            await stmt.execute(f"{i:020x}", profile, '["vip","newsletter"]', i % 2 == 0,
+            await conn.execute(sql, f"{i:020x}", profile, '["vip","newsletter"]', i % 2 == 0,
                                int(time.time() * 1000))
             lat.append(time.perf_counter() - t0)
             n += 1

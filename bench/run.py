@@ -9,6 +9,7 @@ their median printed. The table goes to stdout, to bench/results/<time>.md, and 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import shlex
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import pgloop, report  # noqa: E402
 from bench.load import Result, run_wrk  # noqa: E402
 from bench.targets import (  # noqa: E402
-    BENCH, PG_ADMIN, Context, Ours, Running, Target, _recreate_db, all_targets, psql,
+    BENCH, PG_ADMIN, Context, Running, Target, _recreate_db, all_targets, psql,
     upstream_patch_example,
 )
 
@@ -82,10 +83,8 @@ def measure_pgloop(ctx: Context, args: argparse.Namespace) -> list[tuple[str, in
     _recreate_db(db)
     dsn = f"{PG_ADMIN}/{db}"
     try:
-        pgloop.measure(dsn, ctx.population, 1, 0.5)  # connect path warm
-        import asyncio
-
         asyncio.run(pgloop.prepare(dsn, ctx.population))
+        pgloop.measure(dsn, ctx.population, 8, 1)  # warm-up, not recorded
         out = []
         for c in args.connections:
             res = pgloop.measure(dsn, ctx.population, c, args.duration)
