@@ -37,6 +37,8 @@ def fresh_body(n: int) -> dict[str, Any]:
 
 
 def stored_user(keys: int) -> users.User:
+    """A stored user whose profile has `keys` keys once the benchmark body has added its three."""
+    keys -= 3
     profile: dict[str, Any] = {"name": "User 7", "email": "user7@example.com"}
     profile |= {f"custom{i}": (f"value {i}" if i % 2 else i) for i in range(keys - len(profile))}
     changes = validation.user_changes({"profile": profile, "tags": ["seed"]})
@@ -46,7 +48,6 @@ def stored_user(keys: int) -> users.User:
 @pytest.mark.parametrize("keys", [10, 500])
 def test_patch_rules(benchmark: Any, keys: int) -> None:
     user = stored_user(keys)
-    assert len(user["profile"]) == keys
 
     counter = itertools.count(10**7)
 
@@ -55,6 +56,7 @@ def test_patch_rules(benchmark: Any, keys: int) -> None:
 
     after = benchmark(patch)
     assert after is not None and after["version"] == user["version"] + 1
+    assert len(after["profile"]) == keys
 
 
 @pytest.mark.parametrize("keys", [10, 500])
