@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                         probes[t.name] = probe(r)
                     for wl, c, res in drive(t, r, args):
                         rows.append(report.Row(pop, run, t.name, t.label, t.kind, t.procs, wl, c, res))
+                # kept as we go, so that an interrupted run still leaves its figures
+                (work / "rows.json").write_text(json.dumps([x.to_json() for x in rows], indent=1))
             if want_loop:
                 for wl, c, res in measure_pgloop(ctx, args):
                     rows.append(report.Row(pop, run, "pg-update-loop", "Python asyncpg UPDATE loop",
