@@ -1,0 +1,1 @@
+"""The project's benchmark suite: `bench/run` is its one command (see README and BENCHMARKS.md)."""
