@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from . import idempotency
 from .auth import CACHE_SECONDS, Authenticator
@@ -57,6 +58,28 @@ async def _respond(call: Call, handler: Handler, params: dict[str, str]) -> Resp
     return Response(msgspec.json.encode(result), media_type=JSON)
 
 
+OPEN_V5 = "/open/v5/"
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class App(Starlette):
+    """Starlette for the documentation and health routes; requests under `/open/v5/` go straight to
+    `open_v5`, which answers every one of them (errors included), skipping the middleware stack and
+    router that would cost them about a tenth of their time."""
+
+    def __init__(self, open_v5: Endpoint, **options: Any) -> None:
+        super().__init__(**options)
+        self.open_v5 = open_v5
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(OPEN_V5):
+            scope["app"] = self
+            response = await self.open_v5(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     store: Store,
     *,
@@ -64,7 +87,7 @@ def create_app(
     delivery: DeliveryConfig | None = None,
     rate_limit: RateLimit | None = None,
     key_cache_seconds: float = CACHE_SECONDS,
-) -> Starlette:
+) -> App:
     """The app serving `store`. With `manage_store`, the app opens and closes the store itself; with
     `delivery`, it runs a webhook deliverer while it serves; with `rate_limit`, it limits each
     channel's requests. `key_cache_seconds` is how long a key pair's record is cached (a deleted key
@@ -140,19 +163,20 @@ def create_app(
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     routes = [
-        Route("/open/v5/{rest:path}", open_v5, methods=methods),
+        Route("/open/v5", open_v5, methods=methods),
         Route("/openapi.json", openapi),
         Route("/docs", docs),
         Route("/healthz", healthz),
     ]
-    return Starlette(
+    return App(
+        open_v5,
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: http_error, 405: http_error},
     )
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> App:
     """Factory for server processes: the database comes from CHANNEL_USERS_DATABASE, the rate limit
     from CHANNEL_USERS_RATE_LIMIT (see ratelimit.py), webhook delivery settings from
     CHANNEL_USERS_WEBHOOK_* (see delivery.py)."""
@@ -167,4 +191,4 @@ def app_from_environment() -> Starlette:
     )
 
 
-__all__ = ["DEFAULT_DATABASE", "Any", "app_from_environment", "create_app"]
+__all__ = ["DEFAULT_DATABASE", "App", "app_from_environment", "create_app"]
