@@ -5,9 +5,9 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: serve test lint postgres clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 ## Start the server on the embedded default database (sqlite:///channel-users.db).
