@@ -139,6 +139,11 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON)
 
+    async def readyz(request: Request) -> Response:
+        if await store.ready():
+            return Response(b'{"status":"ok"}', media_type=JSON)
+        return Response(b'{"status":"unavailable"}', status_code=503, media_type=JSON)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         error = (
@@ -167,6 +172,7 @@ def create_app(
         Route("/openapi.json", openapi),
         Route("/docs", docs),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
     ]
     return App(
         open_v5,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from channel_users.app import create_app
+from channel_users.store import open_store
 
 USERS = "/open/v5/users"
 
@@ -264,3 +268,23 @@ async def test_head_is_answered_like_get_without_a_body(api: httpx.AsyncClient) 
     user = await create_member(api)
     response = await api.head(f"{USERS}/{user['id']}")
     assert response.status_code == 200 and response.headers["etag"] == '"1"'
+
+
+async def test_readyz_when_migrated(api: httpx.AsyncClient) -> None:
+    response = await api.get("/readyz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_readyz_is_503_before_migrations(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
+    await store.open()
+    try:
+        transport = httpx.ASGITransport(app=create_app(store))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/readyz")
+        assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+        await store.migrate()
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        await store.close()

@@ -104,6 +104,10 @@ class Store(EventStore, WebhookStore, Protocol):
     webhook deliveries it fires (the outbox), and deleting a user deletes its events."""
 
     async def open(self) -> None: ...
+    async def ready(self) -> bool:
+        """True when the database answers and every migration is applied."""
+        ...
+
     async def close(self) -> None: ...
     async def migrate(self) -> list[str]:
         """Applies pending migrations; returns the names applied. Safe to run from several processes."""
@@ -182,6 +186,10 @@ def migrations(dialect: str) -> list[tuple[str, str]]:
     folder = resources.files("channel_users.store") / "migrations" / dialect
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name, f.read_text()) for f in files]
+
+
+def migration_names(dialect: str) -> frozenset[str]:
+    return frozenset(name for name, _ in migrations(dialect))
 
 
 def open_store(url: str, **options: Any) -> Store:

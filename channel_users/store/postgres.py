@@ -34,6 +34,7 @@ from .base import (
     VersionCheck,
     existing_claim,
     hash_secret,
+    migration_names,
     migrations,
     new_key_pair,
 )
@@ -176,6 +177,13 @@ class PostgresStore(PostgresExtras):
     def pool(self) -> asyncpg.Pool:
         assert self._pool is not None, "store is not open"
         return self._pool
+
+    async def ready(self) -> bool:
+        try:
+            rows = await self.pool.fetch("SELECT name FROM schema_migrations")
+        except (asyncpg.PostgresError, OSError):
+            return False
+        return {row["name"] for row in rows} >= migration_names("postgres")
 
     async def migrate(self) -> list[str]:
         conn = await asyncpg.connect(self.url)

@@ -31,6 +31,7 @@ from .base import (
     VersionCheck,
     existing_claim,
     hash_secret,
+    migration_names,
     migrations,
     new_key_pair,
 )
@@ -170,6 +171,13 @@ class SQLiteStore(SQLiteExtras):
     def writer(self) -> Writer:
         assert self._writer is not None, "store is not open"
         return self._writer
+
+    async def ready(self) -> bool:
+        try:
+            applied = {name for (name,) in self.reader.execute("SELECT name FROM schema_migrations")}
+        except sqlite3.Error:
+            return False
+        return applied >= migration_names("sqlite")
 
     async def migrate(self) -> list[str]:
         conn = _connect(self.path)
