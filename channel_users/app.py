@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import cache
 from importlib import resources
@@ -26,6 +27,7 @@ from .endpoints import JSON, Call, user_routes
 from .endpoints_events import add_event_routes
 from .endpoints_webhooks import add_webhook_routes
 from .errors import ApiError, FieldError, MethodNotAllowed, NotFound
+from .metrics import Metrics
 from .ratelimit import RateLimit, RateLimiter
 from .routing import Handler
 from .store import Store, open_store
@@ -93,18 +95,22 @@ def create_app(
     channel's requests. `key_cache_seconds` is how long a key pair's record is cached (a deleted key
     works that long)."""
     auth = Authenticator(store, key_cache_seconds)
+    metrics = Metrics()
     limiter = RateLimiter(store, rate_limit) if rate_limit is not None else None
     router = user_routes()
     add_event_routes(router)
     add_webhook_routes(router)
 
     async def open_v5(request: Request) -> Response:
+        started = time.perf_counter()
         limits: dict[str, str] = {}  # the x-ratelimit-* headers, on every authenticated answer
+        pattern = "unknown"
         try:
             resolved = router.resolve(request.scope.get("raw_path", b"").decode("latin-1").split("?")[0])
             if resolved is None:
                 raise NotFound(FieldError("no such endpoint", "path"))
             route, params = resolved
+            pattern = "/".join(route.pattern)
             # HEAD is answered as GET; the server leaves the body out.
             method = "GET" if request.method == "HEAD" else request.method
             handler = route.handlers.get(method)
@@ -128,6 +134,7 @@ def create_app(
             log.exception("unhandled error on %s %s", request.method, request.url.path)
             response = error_response(ApiError())
         response.headers.update(limits)
+        metrics.observe(request.method, pattern, response.status_code, time.perf_counter() - started)
         return response
 
     async def openapi(request: Request) -> Response:
@@ -138,6 +145,9 @@ def create_app(
 
     async def healthz(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON)
+
+    async def prometheus(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     async def readyz(request: Request) -> Response:
         if await store.ready():
@@ -173,6 +183,7 @@ def create_app(
         Route("/docs", docs),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", prometheus),
     ]
     return App(
         open_v5,

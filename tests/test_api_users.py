@@ -288,3 +288,17 @@ async def test_readyz_is_503_before_migrations(tmp_path: Path) -> None:
             assert (await client.get("/readyz")).status_code == 200
     finally:
         await store.close()
+
+
+async def test_metrics_count_answers_by_route_pattern(api: httpx.AsyncClient) -> None:
+    user = await create_member(api)
+    await api.get(f"{USERS}/{user['id']}")
+    await api.get(f"{USERS}/0123456789abcdef0123")
+    response = await api.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'channel_users_requests_total{method="GET",route="users/{userId}",status="200"} 1' in text
+    assert 'channel_users_requests_total{method="GET",route="users/{userId}",status="404"} 1' in text
+    assert 'channel_users_requests_total{method="PUT",route="users/@{memberId}",status="200"} 1' in text
+    assert 'channel_users_request_seconds_count{method="GET",route="users/{userId}"} 2' in text
+    assert user["id"] not in text
