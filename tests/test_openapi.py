@@ -275,7 +275,6 @@ async def _call(api: httpx.AsyncClient, method: str, path: str, operation: dict[
 
 
 SERVED = [o for o in our_operations() if not is_planned(o[2])]
-PLANNED = [o for o in our_operations() if is_planned(o[2])]
 
 
 @pytest.mark.parametrize("method, path, operation", SERVED, ids=op_id)
@@ -288,18 +287,6 @@ async def test_operation_is_served(
     # absent user is fine: it is the operation answering.
     assert answer.status_code != 405, answer.text
     assert (answer.status_code, answer.content) != unrouted
-
-
-@pytest.mark.parametrize("method, path, operation", PLANNED, ids=op_id)
-async def test_planned_operation_is_not_served_yet(
-    api: httpx.AsyncClient, method: str, path: str, operation: dict[str, Any]
-) -> None:
-    # Fails once the app serves it: then drop its `x-status: planned` so the tests cover it.
-    unrouted = await _unrouted(api)
-    answer = await _call(api, method, path, operation)
-    assert answer.status_code == 405 or (answer.status_code, answer.content) == unrouted, (
-        f"{method} {path} is served now: remove `x-status: planned` from the document"
-    )
 
 
 async def test_openapi_json_is_this_document(api: httpx.AsyncClient) -> None:
