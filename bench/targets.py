@@ -23,7 +23,7 @@ from bench.procs import Server, free_port
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-UPSTREAM_DOC = ROOT.parent / "shared" / "upstream" / "channel-open-api-v5.swagger.json"
+UPSTREAM_DOC = ROOT / "upstream" / "channel-open-api-v5.swagger.json"
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 API_SEED_LIMIT = 100_000  # above this, seed through the store layer (HTTP is too slow)
 UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]

@@ -26,7 +26,7 @@ UPSTREAM_URI = "urn:channel-open-api:v5"
 UPSTREAM_PATH = Path(
     os.environ.get(
         "CHANNEL_USERS_UPSTREAM_OPENAPI",
-        Path(__file__).resolve().parents[2] / "shared/upstream/channel-open-api-v5.swagger.json",
+        Path(__file__).resolve().parents[1] / "upstream/channel-open-api-v5.swagger.json",
     )
 )
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

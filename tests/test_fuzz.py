@@ -32,8 +32,7 @@ from .conftest import LiveServer, create_postgres_database, drop_postgres_databa
 
 FULL = os.environ.get("FULL") == "1"
 EXAMPLES = 400 if FULL else 30
-UPSTREAM = Path(__file__).parents[1].parent / "shared" / "upstream" / "channel-open-api-v5.swagger.json"
-UPSTREAM = UPSTREAM if UPSTREAM.exists() else Path("/work/shared/upstream/channel-open-api-v5.swagger.json")
+UPSTREAM = Path(__file__).parents[1] / "upstream" / "channel-open-api-v5.swagger.json"
 
 ERROR_ENVELOPE = {
     "type": "object",
