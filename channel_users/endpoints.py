@@ -183,4 +183,4 @@ def user_routes() -> Router:
     return router
 
 
-__all__ = ["Call", "User", "user_routes"]
+__all__ = ["Call", "user_routes"]
